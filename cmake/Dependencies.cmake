@@ -1,0 +1,26 @@
+# Header-only dependencies come from Debian packages (/usr/include) or, on a
+# machine without apt, from the folder scripts/stage-deps.sh fills (.deps/).
+set(ENGRAM_DEPS_DIR "${PROJECT_SOURCE_DIR}/.deps" CACHE PATH "Staged dependencies (scripts/stage-deps.sh)")
+
+function(engram_find_header var header)
+  find_path(${var} ${header}
+    HINTS ${ENGRAM_DEPS_DIR}/include ${ENGRAM_DEPS_DIR}/include/eigen3
+    PATHS /usr/include /usr/include/eigen3 /usr/local/include /usr/local/include/eigen3)
+  if(NOT ${var})
+    message(FATAL_ERROR "engram: header <${header}> not found. Run scripts/setup.sh "
+                        "(Debian) or scripts/stage-deps.sh, or set ENGRAM_DEPS_DIR.")
+  endif()
+endfunction()
+
+engram_find_header(EIGEN3_INCLUDE_DIR Eigen/Core)
+engram_find_header(CATCH2_INCLUDE_DIR catch2/catch.hpp)
+engram_find_header(CLI11_INCLUDE_DIR CLI/CLI.hpp)
+engram_find_header(JSON_INCLUDE_DIR nlohmann/json.hpp)
+engram_find_header(STB_INCLUDE_DIR stb/stb_image.h)
+
+add_library(engram_deps INTERFACE)
+target_include_directories(engram_deps SYSTEM INTERFACE
+  ${EIGEN3_INCLUDE_DIR} ${CATCH2_INCLUDE_DIR} ${CLI11_INCLUDE_DIR} ${JSON_INCLUDE_DIR} ${STB_INCLUDE_DIR})
+
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(Threads REQUIRED)

@@ -1,0 +1,26 @@
+#pragma once
+// Host-side CUDA services that core/ needs, declared without CUDA headers so
+// that CPU-only code can include this file. Defined in core/cuda/runtime.cpp;
+// a CPU-only build has no definitions, so callers guard with ENGRAM_HAS_CUDA.
+#include <cstddef>
+
+#include "core/dtype.h"
+
+namespace engram::cuda {
+
+void* allocate(size_t bytes);   // stream-ordered; throws OutOfMemoryError
+void deallocate(void* ptr);     // stream-ordered
+void copy_to_device(void* dst, const void* src, size_t bytes);
+void copy_to_host(void* dst, const void* src, size_t bytes);  // waits for the stream
+void copy_device_to_device(void* dst, const void* src, size_t bytes);
+void synchronize();             // waits for engram's stream
+void fill(void* data, DType dtype, size_t count, double value);
+void cast(const void* src, DType src_dtype, void* dst, DType dst_dtype, size_t count);
+size_t pool_reserved_bytes();   // bytes the allocator's pool currently holds
+
+}  // namespace engram::cuda
+
+namespace engram::cuda {
+// dst[i] += src[i] for floating dtypes; used by autograd to accumulate gradients.
+void accumulate(void* dst, const void* src, DType dtype, size_t count);
+}  // namespace engram::cuda

@@ -1,0 +1,29 @@
+#pragma once
+#include <string>
+
+namespace engram {
+
+enum class DeviceType { CPU, CUDA };
+
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int index = 0;
+
+  static Device cpu() { return {DeviceType::CPU, 0}; }
+  static Device cuda(int index = 0) { return {DeviceType::CUDA, index}; }
+  // Parses "cpu", "cuda", "cuda:1"; throws ValueError otherwise.
+  static Device parse(const std::string& name);
+
+  bool is_cpu() const { return type == DeviceType::CPU; }
+  bool is_cuda() const { return type == DeviceType::CUDA; }
+  bool operator==(const Device& o) const { return type == o.type && index == o.index; }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+  std::string str() const;
+};
+
+// True when engram was built with CUDA and at least one GPU is visible.
+bool cuda_available();
+// Number of visible GPUs (0 in a CPU-only build).
+int cuda_device_count();
+
+}  // namespace engram

@@ -1,0 +1,16 @@
+#pragma once
+// OpenMP helpers for the CPU reference: parallelise only when the work is
+// large enough to pay for waking the thread team.
+#include <cstdint>
+
+namespace engram::cpu {
+
+constexpr int64_t kParallelGrain = 1 << 15;
+
+template <typename Body>
+void parallel_for(int64_t n, Body body) {
+#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) body(i);
+}
+
+}  // namespace engram::cpu

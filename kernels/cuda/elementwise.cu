@@ -1,0 +1,78 @@
+// Elementwise kernels: one grid-stride loop each. They are bandwidth-bound
+// and, in a training step, mostly fused into batchnorm and the loss instead.
+#include "kernels/cuda/common.cuh"
+#include "kernels/elementwise.h"
+
+namespace engram::cuda {
+namespace {
+
+template <BinaryOp Op>
+__device__ __forceinline__ float apply(float a, float b) {
+  if constexpr (Op == BinaryOp::add) return a + b;
+  if constexpr (Op == BinaryOp::sub) return a - b;
+  return a * b;
+}
+
+template <BinaryOp Op>
+__global__ void binary_kernel(const float* a, const float* b, float* out, int64_t n) {
+  ENGRAM_GRID_STRIDE_LOOP(i, n) out[i] = apply<Op>(a[i], b[i]);
+}
+
+__global__ void scale_kernel(const float* x, float factor, float* out, int64_t n) {
+  ENGRAM_GRID_STRIDE_LOOP(i, n) out[i] = factor * x[i];
+}
+
+__global__ void relu_forward_kernel(const float* x, float* y, int64_t n) {
+  ENGRAM_GRID_STRIDE_LOOP(i, n) y[i] = fmaxf(x[i], 0.0f);
+}
+
+__global__ void relu_backward_kernel(const float* y, const float* grad_y, float* grad_x, int64_t n) {
+  ENGRAM_GRID_STRIDE_LOOP(i, n) grad_x[i] = y[i] > 0.0f ? grad_y[i] : 0.0f;
+}
+
+__global__ void add_relu_forward_kernel(const float* a, const float* b, float* y, int64_t n) {
+  ENGRAM_GRID_STRIDE_LOOP(i, n) y[i] = fmaxf(a[i] + b[i], 0.0f);
+}
+
+}  // namespace
+
+void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  check_f32("binary", a);
+  int64_t n = a.numel();
+  switch (op) {
+    case BinaryOp::add: binary_kernel<BinaryOp::add><<<blocks_for(n), kThreads, 0, stream()>>>(cptr(a), cptr(b), mptr(out), n); break;
+    case BinaryOp::sub: binary_kernel<BinaryOp::sub><<<blocks_for(n), kThreads, 0, stream()>>>(cptr(a), cptr(b), mptr(out), n); break;
+    case BinaryOp::mul: binary_kernel<BinaryOp::mul><<<blocks_for(n), kThreads, 0, stream()>>>(cptr(a), cptr(b), mptr(out), n); break;
+  }
+  ENGRAM_CUDA_CHECK_LAUNCH("binary_kernel");
+}
+
+void scale(const Tensor& x, double factor, const Tensor& out) {
+  check_f32("scale", x);
+  int64_t n = x.numel();
+  scale_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(cptr(x), static_cast<float>(factor), mptr(out), n);
+  ENGRAM_CUDA_CHECK_LAUNCH("scale_kernel");
+}
+
+void relu_forward(const Tensor& x, const Tensor& y) {
+  check_f32("relu", x);
+  int64_t n = x.numel();
+  relu_forward_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(cptr(x), mptr(y), n);
+  ENGRAM_CUDA_CHECK_LAUNCH("relu_forward_kernel");
+}
+
+void relu_backward(const Tensor& y, const Tensor& grad_y, const Tensor& grad_x) {
+  check_f32("relu_backward", y);
+  int64_t n = y.numel();
+  relu_backward_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(cptr(y), cptr(grad_y), mptr(grad_x), n);
+  ENGRAM_CUDA_CHECK_LAUNCH("relu_backward_kernel");
+}
+
+void add_relu_forward(const Tensor& a, const Tensor& b, const Tensor& y) {
+  check_f32("add_relu", a);
+  int64_t n = a.numel();
+  add_relu_forward_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(cptr(a), cptr(b), mptr(y), n);
+  ENGRAM_CUDA_CHECK_LAUNCH("add_relu_forward_kernel");
+}
+
+}  // namespace engram::cuda
