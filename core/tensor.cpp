@@ -234,13 +234,16 @@ std::string Tensor::repr(int64_t max_elements) const {
   Shape strides = this->strides();
   int64_t shown = std::min<int64_t>(numel(), max_elements);
   os << std::setprecision(6);
+  // A bracket opens (closes) for dimension d where a block of span[d] elements starts (ends).
+  Shape span(strides.size());
+  for (size_t d = 0; d < strides.size(); ++d) span[d] = strides[d] * shape()[d];
   for (int64_t i = 0; i < shown; ++i) {
     for (int64_t d = 0; d < dim(); ++d)
-      if (i % strides[d] == 0) os << "[";
+      if (span[d] > 0 && i % span[d] == 0) os << "[";
     os << values[i];
     int64_t closing = 0;
     for (int64_t d = 0; d < dim(); ++d)
-      if ((i + 1) % strides[d] == 0) ++closing;
+      if (span[d] > 0 && (i + 1) % span[d] == 0) ++closing;
     os << std::string(closing, ']');
     if (i + 1 < shown) os << (closing ? ",\n" : ", ");
   }
