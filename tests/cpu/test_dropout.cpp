@@ -1,0 +1,133 @@
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+
+#include "core/philox.h"
+#include "kernels/dropout.h"
+#include "tests/cases/dropout.h"
+#include "tests/support/checks.h"
+
+using namespace engram;
+
+namespace {
+
+// The parity-only cases, run on the CPU in f32 and in f64 from the same
+// draws: they must run (so the GPU run finds kernel bugs, not table bugs)
+// and agree within the case's tolerance, gradients included.
+void check_f32_against_f64(const testing::OpCase& c) {
+  Generator gen32(1234), gen64(1234);
+  std::vector<Tensor> in32 = c.make_inputs(DType::f32, gen32), in64 = c.make_inputs(DType::f64, gen64);
+  Tensor out32 = c.run(in32), out64 = c.run(in64);
+  INFO(c.name);
+  REQUIRE(out32.shape() == out64.shape());
+  CHECK(testing::normalised_error(out32, out64, c.parity_tolerance, c.parity_tolerance) <= 1.0);
+  if (!c.check_gradients || !out32.requires_grad()) return;
+  Generator weights_gen(99);
+  Tensor weights = random::normal(out32.shape(), 0.0, 1.0, weights_gen);
+  out32.backward(weights);
+  out64.backward(weights.to(DType::f64));
+  for (size_t k = 0; k < in32.size(); ++k)
+    if (in32[k].requires_grad())
+      CHECK(testing::normalised_error(in32[k].grad(), in64[k].grad(), c.parity_tolerance, c.parity_tolerance) <= 1.0);
+}
+
+// The documented rule, recomputed straight from Philox.
+bool expected_keep(uint64_t seed, uint64_t stream, int64_t i, double p) {
+  philox::Uint4 bits = philox::random_bits(seed, stream, static_cast<uint64_t>(i / 4));
+  uint32_t word[4] = {bits.x, bits.y, bits.z, bits.w};
+  return (word[i % 4] >> 8) >= static_cast<uint32_t>(std::llround(p * 16777216.0));
+}
+
+double kept_fraction(const Tensor& y) {
+  int64_t kept = 0;
+  for (float v : y.to_vector<float>()) kept += v != 0.0f;
+  return static_cast<double>(kept) / static_cast<double>(y.numel());
+}
+
+}  // namespace
+
+TEST_CASE("dropout is the identity in eval mode and for p = 0", "[dropout]") {
+  Tensor x = Tensor::from_vector<float>({1, -2, 3}, {3});
+  Generator gen(1);
+  CHECK(dropout(x, 0.5, false, gen).same(x));
+  CHECK(dropout(x, 0.0, true, gen).same(x));
+  CHECK(gen.offset() == 0);  // no random stream was used
+}
+
+TEST_CASE("dropout keeps about 1 - p of the elements and scales them by 1 / (1 - p)", "[dropout]") {
+  const int64_t n = 100000;
+  Tensor x = Tensor::ones({n});
+  for (double p : {0.1, 0.3, 0.5, 0.9}) {
+    Generator gen(42);
+    Tensor y = dropout(x, p, true, gen);
+    // The kept fraction is binomial: its standard deviation is below 0.0016 here.
+    CHECK(kept_fraction(y) == Approx(1 - p).margin(0.01));
+    float scale = static_cast<float>(1.0 / (1.0 - p));
+    for (float v : y.to_vector<float>()) REQUIRE((v == 0.0f || v == scale));
+  }
+}
+
+TEST_CASE("dropout's mask is Philox(seed, stream, i / 4), word i % 4", "[dropout]") {
+  for (Shape shape : {Shape{1}, Shape{7}, Shape{2, 3, 7, 7}, Shape{1, 1}}) {
+    Generator gen(99);
+    gen.next_stream();  // the mask must use the stream the generator is at
+    Tensor x = random::normal(shape, 0.0, 1.0, gen, DType::f64);
+    uint64_t stream = gen.offset();
+    Tensor y = dropout(x, 0.4, true, gen);
+    CHECK(gen.offset() == stream + 1);
+    std::vector<double> xv = x.to_vector<double>(), yv = y.to_vector<double>();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      double expected = expected_keep(99, stream, i, 0.4) ? xv[i] / 0.6 : 0.0;
+      REQUIRE(yv[i] == Approx(expected).epsilon(1e-15));
+    }
+  }
+}
+
+TEST_CASE("the same (seed, stream) gives the same mask; the next call a new one", "[dropout]") {
+  Tensor x = Tensor::ones({1000});
+  Generator a(5), b(5);
+  std::vector<float> first = dropout(x, 0.5, true, a).to_vector<float>();
+  CHECK(dropout(x, 0.5, true, b).to_vector<float>() == first);
+  CHECK(dropout(x, 0.5, true, a).to_vector<float>() != first);
+  Generator other_seed(6);
+  CHECK(dropout(x, 0.5, true, other_seed).to_vector<float>() != first);
+}
+
+TEST_CASE("dropout's backward uses the forward mask", "[dropout]") {
+  Generator gen(3);
+  Tensor x = (random::normal({3, 5, 7}, 0.0, 1.0, gen, DType::f64)).requires_grad_();
+  Tensor y = dropout(x, 0.25, true, gen);
+  y.backward(Tensor::ones({3, 5, 7}, DType::f64));
+  std::vector<double> yv = y.to_vector<double>(), gv = x.grad().to_vector<double>();
+  int64_t kept = 0;
+  for (size_t i = 0; i < yv.size(); ++i) {
+    REQUIRE(gv[i] == (yv[i] != 0.0 ? 1.0 / 0.75 : 0.0));
+    kept += yv[i] != 0.0;
+  }
+  CHECK(kept > 0);
+  CHECK(kept < static_cast<int64_t>(yv.size()));
+}
+
+TEST_CASE("dropout gradients match central differences in double", "[dropout][gradcheck]") {
+  for (const auto& op_case : testing::dropout_cases()) {
+    auto result = testing::gradcheck(op_case);
+    INFO(result.report);
+    CHECK(result.ok);
+  }
+}
+
+TEST_CASE("dropout rejects bad arguments", "[dropout][errors]") {
+  Tensor x = Tensor::ones({4});
+  Generator gen(0);
+  CHECK_THROWS_AS(dropout(x, 1.0, true, gen), ValueError);
+  CHECK_THROWS_AS(dropout(x, -0.1, true, gen), ValueError);
+  CHECK_THROWS_AS(dropout(x, std::numeric_limits<double>::quiet_NaN(), true, gen), ValueError);
+  CHECK_THROWS_WITH(dropout(x, 1.5, false, gen), Catch::StartsWith("dropout:") && Catch::Contains("[0, 1)"));
+  CHECK_THROWS_WITH(dropout(Tensor::ones({4}, DType::i32), 0.5, true, gen),
+                    Catch::StartsWith("dropout:") && Catch::Contains("i32"));
+  CHECK(gen.offset() == 0);
+}
+
+TEST_CASE("dropout parity-only cases agree between f32 and f64 on the CPU", "[dropout]") {
+  for (const auto& op_case : testing::dropout_parity_cases()) check_f32_against_f64(op_case);
+}
