@@ -1,0 +1,126 @@
+#include "nn/module.h"
+
+#include <functional>
+#include <map>
+#include <set>
+
+namespace engram::nn {
+
+void Module::register_parameter(const std::string& name, Tensor* slot) {
+  if (slot->defined() && !slot->requires_grad()) slot->requires_grad_();
+  params_.emplace_back(name, slot);
+}
+
+void Module::register_buffer(const std::string& name, Tensor* slot) { buffers_.emplace_back(name, slot); }
+
+void Module::extra_state(NamedTensors&, const std::string&) const {}
+bool Module::load_extra_state(const std::string&, const Tensor&) { return false; }
+
+void Module::collect(NamedTensors& out, const std::string& prefix, bool params, bool buffers, bool extra) const {
+  if (params)
+    for (const auto& [name, slot] : params_)
+      if (slot->defined()) out.emplace_back(prefix + name, *slot);
+  if (buffers)
+    for (const auto& [name, slot] : buffers_)
+      if (slot->defined()) out.emplace_back(prefix + name, *slot);
+  if (extra) extra_state(out, prefix);
+  for (const auto& [name, child] : children_) child->collect(out, prefix + name + ".", params, buffers, extra);
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  collect(out, "", true, false, false);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  collect(out, "", false, true, false);
+  return out;
+}
+
+NamedTensors Module::state_dict() const {
+  NamedTensors out;
+  collect(out, "", true, true, true);
+  return out;
+}
+
+void Module::load_state_dict(const NamedTensors& state, bool strict) {
+  std::map<std::string, Tensor> by_name(state.begin(), state.end());
+  std::set<std::string> used;
+  std::vector<std::string> missing;
+  std::function<void(Module&, const std::string&)> walk = [&](Module& m, const std::string& prefix) {
+    auto load_slots = [&](std::vector<std::pair<std::string, Tensor*>>& slots) {
+      for (auto& [name, slot] : slots) {
+        if (!slot->defined()) continue;
+        auto found = by_name.find(prefix + name);
+        if (found == by_name.end()) {
+          missing.push_back(prefix + name);
+          continue;
+        }
+        const Tensor& value = found->second;
+        ENGRAM_CHECK(value.shape() == slot->shape(), ShapeError, "load_state_dict",
+                     prefix + name + ": checkpoint has shape " + shape_str(value.shape()) + ", the model expects " +
+                         shape_str(slot->shape()));
+        ENGRAM_CHECK(value.dtype() == slot->dtype(), DTypeError, "load_state_dict",
+                     prefix + name + ": checkpoint has dtype " + dtype_name(value.dtype()) + ", the model expects " +
+                         dtype_name(slot->dtype()));
+        slot->copy_(value);
+        used.insert(prefix + name);
+      }
+    };
+    load_slots(m.params_);
+    load_slots(m.buffers_);
+    for (auto& [name, value] : by_name)
+      if (name.rfind(prefix, 0) == 0 && name.find('.', prefix.size()) == std::string::npos &&
+          m.load_extra_state(name.substr(prefix.size()), value))
+        used.insert(name);
+    for (auto& [name, child] : m.children_) walk(*child, prefix + name + ".");
+  };
+  walk(*this, "");
+  if (!strict) return;
+  std::string unexpected;
+  for (auto& [name, value] : by_name)
+    if (!used.count(name)) unexpected += (unexpected.empty() ? "" : ", ") + name;
+  std::string absent;
+  for (auto& name : missing) absent += (absent.empty() ? "" : ", ") + name;
+  ENGRAM_CHECK(absent.empty() && unexpected.empty(), ValueError, "load_state_dict",
+               (absent.empty() ? "" : "missing entries: " + absent + ". ") +
+                   (unexpected.empty() ? "" : "unexpected entries: " + unexpected + "."));
+}
+
+int64_t Module::parameter_count() const {
+  int64_t n = 0;
+  for (auto& [name, t] : named_parameters()) n += t.numel();
+  return n;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::to(Device device) {
+  for (auto& [name, slot] : params_) {
+    if (!slot->defined() || slot->device() == device) continue;
+    *slot = slot->detach().to(device).requires_grad_();
+  }
+  for (auto& [name, slot] : buffers_)
+    if (slot->defined() && slot->device() != device) *slot = slot->to(device);
+  for (auto& [name, child] : children_) child->to(device);
+  device_ = device;
+}
+
+void Module::zero_grad() {
+  for (auto& [name, slot] : params_)
+    if (slot->defined()) slot->zero_grad();
+  for (auto& [name, child] : children_) child->zero_grad();
+}
+
+}  // namespace engram::nn
