@@ -67,12 +67,19 @@ void check_unit_interval(const char* op, const char* name, double value) {
                std::string(name) + " must be in [0, 1], got " + number(value));
 }
 
+// The CUDA kernels compute in f32; say so under the op's own name.
+void check_backend_dtype(const char* op, const Tensor& t) {
+  ENGRAM_CHECK(!t.device().is_cuda() || t.dtype() == DType::f32, DTypeError, op,
+               std::string("the CUDA backend computes in f32, got ") + dtype_name(t.dtype()) + " (run f64 on the CPU)");
+}
+
 void check_pair(const char* op, const Tensor& a, const Tensor& b) {
   check_floating(op, "a", a);
   check_floating(op, "b", b);
   check_same_device(op, a, b);
   check_same_dtype(op, a, b);
   check_same_shape(op, a, b);
+  check_backend_dtype(op, a);
   ENGRAM_CHECK(a.numel() >= 1, ShapeError, op, "expected at least one element, got shape " + shape_str(a.shape()));
 }
 
@@ -91,6 +98,7 @@ Tensor sum_scaled([[maybe_unused]] const char* op, const Tensor& values, double 
 // is one backend call writing the closed-form gradients.
 Tensor softmax_loss(const char* op, const SoftmaxLossSpec& spec, const Tensor& student, const Tensor& labels,
                     const Tensor& teacher, Reduction reduction) {
+  check_backend_dtype(op, student);
   const int64_t rows = student.size(0);
   Tensor row_loss = Tensor::empty({rows}, student.dtype(), student.device());
   if (student.device().is_cuda())

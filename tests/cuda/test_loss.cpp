@@ -122,9 +122,12 @@ TEST_CASE("losses: CUDA gives finite values and gradients for logits of 1e4", "[
 
 TEST_CASE("losses: CUDA rejects f64 and mixed devices", "[loss][cuda]") {
   Tensor s = Tensor::zeros({2, 3}, DType::f32, Device::cuda());
-  CHECK_THROWS_AS(
-      cross_entropy(Tensor::zeros({2, 3}, DType::f64, Device::cuda()), Tensor::zeros({2}, DType::i32, Device::cuda())),
-      DTypeError);
+  Tensor labels = Tensor::zeros({2}, DType::i32, Device::cuda());
+  Tensor s64 = Tensor::zeros({2, 3}, DType::f64, Device::cuda());
+  CHECK_THROWS_AS(cross_entropy(s64, labels), DTypeError);
+  CHECK_THROWS_WITH(distill_loss(s64, labels, s64, 0.3, 3.0),
+                    Catch::StartsWith("distill_loss: ") && Catch::Contains("f64"));
+  CHECK_THROWS_WITH(l2_distance(s64, s64), Catch::StartsWith("l2_distance: ") && Catch::Contains("f32"));
   CHECK_THROWS_WITH(cross_entropy(s, Tensor::zeros({2}, DType::i32)),
                     Catch::StartsWith("cross_entropy: ") && Catch::Contains("devices"));
   CHECK_THROWS_AS(cross_entropy(s, Tensor::zeros({2}, DType::i32)), DeviceError);
