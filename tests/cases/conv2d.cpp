@@ -49,70 +49,89 @@ OpCase conv2d_case(const std::string& label, const Shape& x_shape, const Shape& 
   return c;
 }
 
-std::vector<OpCase> conv2d_cases() {
+std::vector<Conv2dShapeCase> conv2d_small_shapes() {
   using P = Conv2dParams;
   P stride2_asym{2, 1, 0, 1, 1, 2, 1};  // stride 2x1, pad 0x1, dilation 1x2
   return {
-      conv2d_case("3x3", {2, 3, 5, 5}, {4, 3, 3, 3}, P::square(1, 1), true),
-      conv2d_case("3x3 no pad", {2, 2, 6, 5}, {3, 2, 3, 3}, P::square(1, 0), false),
-      conv2d_case("3x3 stride 2 odd", {1, 3, 7, 7}, {2, 3, 3, 3}, P::square(2, 1), true),
-      conv2d_case("3x3 stride 2 even", {2, 2, 6, 6}, {3, 2, 3, 3}, P::square(2, 1), false),
-      conv2d_case("3x3 stride 2 no pad", {2, 2, 7, 6}, {2, 2, 3, 3}, P::square(2, 0), false),
-      conv2d_case("3x3 dilation 2", {1, 2, 7, 7}, {3, 2, 3, 3}, P::square(1, 2, 2), true),
-      conv2d_case("3x3 dilation 2 stride 2", {2, 1, 7, 6}, {2, 1, 3, 3}, P::square(2, 1, 2), false),
-      conv2d_case("2x3 asymmetric", {1, 2, 7, 5}, {3, 2, 2, 3}, stride2_asym, true),
-      conv2d_case("groups 2", {2, 4, 5, 5}, {6, 2, 3, 3}, P::square(1, 1, 1, 2), true),
-      conv2d_case("groups 2 stride 2", {1, 4, 7, 7}, {2, 2, 3, 3}, P::square(2, 1, 1, 2), false),
-      conv2d_case("depthwise", {2, 3, 6, 6}, {3, 1, 3, 3}, P::square(1, 1, 1, 3), true),
-      conv2d_case("depthwise x2 stride 2", {1, 3, 7, 7}, {6, 1, 3, 3}, P::square(2, 1, 1, 3), false),
-      conv2d_case("depthwise dilation 2", {1, 4, 7, 7}, {4, 1, 3, 3}, P::square(1, 2, 2, 4), true),
-      conv2d_case("depthwise 5x5 stride 2", {2, 2, 7, 5}, {2, 1, 5, 5}, P::square(2, 2, 1, 2), false),
-      conv2d_case("1x1", {2, 5, 5, 5}, {3, 5, 1, 1}, P::square(1, 0), true),
-      conv2d_case("1x1 stride 2", {1, 4, 7, 7}, {3, 4, 1, 1}, P::square(2, 0), false),
-      conv2d_case("1x1 padded", {1, 3, 4, 5}, {2, 3, 1, 1}, P::square(1, 1), false),
-      conv2d_case("1x1 map", {1, 3, 1, 1}, {2, 3, 1, 1}, P::square(1, 0), true),
-      conv2d_case("3x3 on 1x1 map", {2, 2, 1, 1}, {3, 2, 3, 3}, P::square(1, 1), false),
-      conv2d_case("kernel covers input", {1, 2, 3, 3}, {2, 2, 3, 3}, P::square(1, 0), true),
-      conv2d_case("5 to 7 channels", {1, 5, 5, 6}, {7, 5, 3, 3}, P::square(1, 1), true),
-      conv2d_case("7x7 kernel on 7x7", {1, 1, 7, 7}, {2, 1, 7, 7}, P::square(1, 3), false),
-      conv2d_case("1 channel", {2, 1, 5, 5}, {1, 1, 3, 3}, P::square(1, 1), true),
+      {"3x3", {2, 3, 5, 5}, {4, 3, 3, 3}, P::square(1, 1), true},
+      {"3x3 no pad", {2, 2, 6, 5}, {3, 2, 3, 3}, P::square(1, 0), false},
+      {"3x3 stride 2 odd", {1, 3, 7, 7}, {2, 3, 3, 3}, P::square(2, 1), true},
+      {"3x3 stride 2 even", {2, 2, 6, 6}, {3, 2, 3, 3}, P::square(2, 1), false},
+      {"3x3 stride 2 no pad", {2, 2, 7, 6}, {2, 2, 3, 3}, P::square(2, 0), false},
+      {"3x3 dilation 2", {1, 2, 7, 7}, {3, 2, 3, 3}, P::square(1, 2, 2), true},
+      {"3x3 dilation 2 stride 2", {2, 1, 7, 6}, {2, 1, 3, 3}, P::square(2, 1, 2), false},
+      {"2x3 asymmetric", {1, 2, 7, 5}, {3, 2, 2, 3}, stride2_asym, true},
+      {"groups 2", {2, 4, 5, 5}, {6, 2, 3, 3}, P::square(1, 1, 1, 2), true},
+      {"groups 2 stride 2", {1, 4, 7, 7}, {2, 2, 3, 3}, P::square(2, 1, 1, 2), false},
+      {"depthwise", {2, 3, 6, 6}, {3, 1, 3, 3}, P::square(1, 1, 1, 3), true},
+      {"depthwise x2 stride 2", {1, 3, 7, 7}, {6, 1, 3, 3}, P::square(2, 1, 1, 3), false},
+      {"depthwise dilation 2", {1, 4, 7, 7}, {4, 1, 3, 3}, P::square(1, 2, 2, 4), true},
+      {"depthwise 5x5 stride 2", {2, 2, 7, 5}, {2, 1, 5, 5}, P::square(2, 2, 1, 2), false},
+      {"1x1", {2, 5, 5, 5}, {3, 5, 1, 1}, P::square(1, 0), true},
+      {"1x1 stride 2", {1, 4, 7, 7}, {3, 4, 1, 1}, P::square(2, 0), false},
+      {"1x1 padded", {1, 3, 4, 5}, {2, 3, 1, 1}, P::square(1, 1), false},
+      {"1x1 map", {1, 3, 1, 1}, {2, 3, 1, 1}, P::square(1, 0), true},
+      {"3x3 on 1x1 map", {2, 2, 1, 1}, {3, 2, 3, 3}, P::square(1, 1), false},
+      {"kernel covers input", {1, 2, 3, 3}, {2, 2, 3, 3}, P::square(1, 0), true},
+      {"5 to 7 channels", {1, 5, 5, 6}, {7, 5, 3, 3}, P::square(1, 1), true},
+      {"7x7 kernel on 7x7", {1, 1, 7, 7}, {2, 1, 7, 7}, P::square(1, 3), false},
+      {"1 channel", {2, 1, 5, 5}, {1, 1, 3, 3}, P::square(1, 1), true},
+      {"stride 3 dilation 2", {1, 4, 11, 10}, {5, 4, 3, 3}, P::square(3, 2, 2), false},
+      {"stride 5", {1, 3, 12, 12}, {4, 3, 3, 3}, P::square(5, 1), true},
+      {"5x5 stride 2 dilation 2", {1, 3, 12, 11}, {4, 3, 5, 5}, P{2, 2, 3, 1, 2, 2, 1}, false},
   };
 }
 
-std::vector<OpCase> conv2d_medium_cases() {
+std::vector<Conv2dShapeCase> conv2d_medium_shapes() {
   using P = Conv2dParams;
   return {
       // Sizes that are not multiples of any tile: M, N and K tails, H*W not a multiple of 4.
-      conv2d_case("odd tails", {3, 7, 13, 11}, {37, 7, 3, 3}, P::square(1, 1), true),
-      conv2d_case("5x5 stride 2", {1, 19, 9, 9}, {130, 19, 5, 5}, P::square(2, 2), false),
-      conv2d_case("wide C_in", {2, 130, 6, 6}, {20, 130, 3, 3}, P::square(1, 1), true),
-      conv2d_case("long wgrad sum", {16, 16, 16, 16}, {16, 16, 3, 3}, P::square(1, 1), false),
-      conv2d_case("dilation 2 stride 2", {2, 24, 15, 17}, {40, 24, 3, 3}, P::square(2, 2, 2), false),
-      conv2d_case("groups 4", {2, 32, 9, 9}, {64, 8, 3, 3}, P::square(1, 1, 1, 4), true),
-      conv2d_case("1x1 gemm path", {2, 64, 16, 16}, {128, 64, 1, 1}, P::square(1, 0), true),
-      conv2d_case("1x1 gemm path odd", {3, 5, 7, 7}, {9, 5, 1, 1}, P::square(1, 0), false),
-      conv2d_case("1x1 groups 2", {2, 8, 5, 5}, {6, 4, 1, 1}, P::square(1, 0, 1, 2), false),
-      conv2d_case("depthwise 3x3", {2, 32, 15, 15}, {32, 1, 3, 3}, P::square(1, 1, 1, 32), true),
-      conv2d_case("depthwise x2 stride 2", {2, 16, 14, 14}, {32, 1, 3, 3}, P::square(2, 1, 1, 16), false),
-      conv2d_case("depthwise 7x7", {1, 8, 12, 12}, {8, 1, 7, 7}, P::square(1, 3, 1, 8), true),
+      {"odd tails", {3, 7, 13, 11}, {37, 7, 3, 3}, P::square(1, 1), true},
+      {"5x5 stride 2", {1, 19, 9, 9}, {130, 19, 5, 5}, P::square(2, 2), false},
+      {"wide C_in", {2, 130, 6, 6}, {20, 130, 3, 3}, P::square(1, 1), true},
+      {"long wgrad sum", {16, 16, 16, 16}, {16, 16, 3, 3}, P::square(1, 1), false},
+      {"dilation 2 stride 2", {2, 24, 15, 17}, {40, 24, 3, 3}, P::square(2, 2, 2), false},
+      {"groups 4", {2, 32, 9, 9}, {64, 8, 3, 3}, P::square(1, 1, 1, 4), true},
+      {"1x1 gemm path", {2, 64, 16, 16}, {128, 64, 1, 1}, P::square(1, 0), true},
+      {"1x1 gemm path odd", {3, 5, 7, 7}, {9, 5, 1, 1}, P::square(1, 0), false},
+      {"1x1 groups 2", {2, 8, 5, 5}, {6, 4, 1, 1}, P::square(1, 0, 1, 2), false},
+      {"depthwise 3x3", {2, 32, 15, 15}, {32, 1, 3, 3}, P::square(1, 1, 1, 32), true},
+      {"depthwise x2 stride 2", {2, 16, 14, 14}, {32, 1, 3, 3}, P::square(2, 1, 1, 16), false},
+      {"depthwise 7x7", {1, 8, 12, 12}, {8, 1, 7, 7}, P::square(1, 3, 1, 8), true},
   };
 }
 
-std::vector<OpCase> conv2d_resnet18_cases(int64_t batch) {
+namespace {
+
+std::vector<OpCase> to_cases(const std::vector<Conv2dShapeCase>& shapes) {
+  std::vector<OpCase> cases;
+  for (const Conv2dShapeCase& s : shapes)
+    cases.push_back(conv2d_case(s.label, s.x_shape, s.weight_shape, s.params, s.bias));
+  return cases;
+}
+
+}  // namespace
+
+std::vector<OpCase> conv2d_cases() { return to_cases(conv2d_small_shapes()); }
+std::vector<OpCase> conv2d_medium_cases() { return to_cases(conv2d_medium_shapes()); }
+
+std::vector<Conv2dShapeCase> resnet18_conv_shapes(int64_t batch) {
   using P = Conv2dParams;
   return {
-      conv2d_case("resnet18 stem", {batch, 3, 32, 32}, {64, 3, 3, 3}, P::square(1, 1), false),
-      conv2d_case("resnet18 layer1", {batch, 64, 32, 32}, {64, 64, 3, 3}, P::square(1, 1), false),
-      conv2d_case("resnet18 layer2 down", {batch, 64, 32, 32}, {128, 64, 3, 3}, P::square(2, 1), false),
-      conv2d_case("resnet18 layer2", {batch, 128, 16, 16}, {128, 128, 3, 3}, P::square(1, 1), false),
-      conv2d_case("resnet18 layer3 down", {batch, 128, 16, 16}, {256, 128, 3, 3}, P::square(2, 1), false),
-      conv2d_case("resnet18 layer3", {batch, 256, 8, 8}, {256, 256, 3, 3}, P::square(1, 1), false),
-      conv2d_case("resnet18 layer4 down", {batch, 256, 8, 8}, {512, 256, 3, 3}, P::square(2, 1), false),
-      conv2d_case("resnet18 layer4", {batch, 512, 4, 4}, {512, 512, 3, 3}, P::square(1, 1), false),
-      conv2d_case("resnet18 shortcut2", {batch, 64, 32, 32}, {128, 64, 1, 1}, P::square(2, 0), false),
-      conv2d_case("resnet18 shortcut3", {batch, 128, 16, 16}, {256, 128, 1, 1}, P::square(2, 0), false),
-      conv2d_case("resnet18 shortcut4", {batch, 256, 8, 8}, {512, 256, 1, 1}, P::square(2, 0), false),
+      {"resnet18 stem", {batch, 3, 32, 32}, {64, 3, 3, 3}, P::square(1, 1), false},
+      {"resnet18 layer1", {batch, 64, 32, 32}, {64, 64, 3, 3}, P::square(1, 1), false},
+      {"resnet18 layer2 down", {batch, 64, 32, 32}, {128, 64, 3, 3}, P::square(2, 1), false},
+      {"resnet18 layer2", {batch, 128, 16, 16}, {128, 128, 3, 3}, P::square(1, 1), false},
+      {"resnet18 layer3 down", {batch, 128, 16, 16}, {256, 128, 3, 3}, P::square(2, 1), false},
+      {"resnet18 layer3", {batch, 256, 8, 8}, {256, 256, 3, 3}, P::square(1, 1), false},
+      {"resnet18 layer4 down", {batch, 256, 8, 8}, {512, 256, 3, 3}, P::square(2, 1), false},
+      {"resnet18 layer4", {batch, 512, 4, 4}, {512, 512, 3, 3}, P::square(1, 1), false},
+      {"resnet18 shortcut2", {batch, 64, 32, 32}, {128, 64, 1, 1}, P::square(2, 0), false},
+      {"resnet18 shortcut3", {batch, 128, 16, 16}, {256, 128, 1, 1}, P::square(2, 0), false},
+      {"resnet18 shortcut4", {batch, 256, 8, 8}, {512, 256, 1, 1}, P::square(2, 0), false},
   };
 }
+
+std::vector<OpCase> conv2d_resnet18_cases(int64_t batch) { return to_cases(resnet18_conv_shapes(batch)); }
 
 }  // namespace engram::testing
