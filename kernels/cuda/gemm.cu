@@ -8,9 +8,9 @@
 // 16-byte loads along k and transposed on its way into shared memory; an
 // operand whose rows run along m or n is copied straight across with 16-byte
 // stores. Each of the 256 threads owns a TM x TN patch of C held in registers,
-// made of 4 x 4 sub-tiles spaced a quarter (or half) tile apart, so that every
-// shared-memory read is a float4 and a warp (4 x 8 threads) reads 4 distinct
-// float4 of A and 8 of B per k, without bank conflicts. Shared memory is double
+// made of 4 x 4 sub-tiles (8x8 = 2 x 2 of them, half a tile apart), so that
+// every shared-memory read is a float4 and a warp (4 x 8 threads) reads 4
+// distinct float4 of A and 8 of B per k, without bank conflicts. Shared memory is double
 // buffered: the global loads of step t+1 are issued into registers before the
 // FMAs of step t and stored to the other buffer after them, so one barrier per
 // step suffices and the load latency hides behind the arithmetic. The +4
@@ -331,6 +331,29 @@ int64_t tile_count(int64_t m, int64_t n, int bm, int bn) { return ((m + bm - 1) 
 
 int64_t round_up(int64_t x, int64_t multiple) { return (x + multiple - 1) / multiple * multiple; }
 
+struct TilePlan {
+  bool large = false;  // 128x128 tiles, else 64x64
+  int64_t splits = 1;  // split-K factor (64x64 tiles, batch 1 only)
+};
+
+// 128x128 tiles when they give every SM a block and waste little on edge
+// tiles (a 130-row product would compute 256 rows). Otherwise 64x64 tiles;
+// and when even those leave SMs idle, split k so that about two blocks per SM
+// run, each with at least kMinSplitK of k (shorter splits cost more in
+// partial-sum traffic than they gain).
+TilePlan plan_tiles(const GemmShape& s, int64_t sms) {
+  constexpr int64_t kMinSplitK = 64, kMaxSplits = 64;
+  const int64_t large_tiles = tile_count(s.m, s.n, LargeTiles::BM, LargeTiles::BN);
+  const int64_t small_tiles = tile_count(s.m, s.n, SmallTiles::BM, SmallTiles::BN);
+  const int64_t large_area = large_tiles * LargeTiles::BM * LargeTiles::BN;
+  const int64_t small_area = small_tiles * SmallTiles::BM * SmallTiles::BN;
+  TilePlan plan;
+  plan.large = large_tiles * s.batch >= sms && 4 * large_area <= 5 * small_area;
+  if (!plan.large && s.batch == 1 && small_tiles < sms)
+    plan.splits = std::min({s.k / kMinSplitK, (2 * sms + small_tiles - 1) / small_tiles, kMaxSplits});
+  return plan;
+}
+
 }  // namespace
 
 void gemm(const GemmShape& shape, float alpha, const float* a, const float* b, float beta, float* c) {
@@ -356,22 +379,16 @@ void gemm(const GemmShape& shape, float alpha, const float* a, const float* b, f
                    (single || (args.stride_a % 4 == 0 && args.stride_b % 4 == 0));
   args.vec_c = aligned16(c) && args.n % 4 == 0 && (single || args.stride_c % 4 == 0);
 
-  // One wave of large tiles or more: 128x128. Otherwise 64x64 tiles, and for
-  // a single product still short of two blocks per SM, split k as well.
-  const int64_t sms = sm_count();
-  if (tile_count(shape.m, shape.n, LargeTiles::BM, LargeTiles::BN) * shape.batch >= sms) {
+  const TilePlan plan = plan_tiles(shape, sm_count());
+  if (plan.large) {
     launch<LargeTiles>(args, shape.trans_a, shape.trans_b, vec);
     return;
   }
-  const int64_t small_tiles = tile_count(shape.m, shape.n, SmallTiles::BM, SmallTiles::BN);
-  constexpr int kMinSplitK = 64;  // k per split: below this the extra partial traffic outweighs the gain
-  int64_t splits = 1;
-  if (shape.batch == 1 && small_tiles < 2 * sms)
-    splits = std::min<int64_t>({shape.k / kMinSplitK, (2 * sms + small_tiles - 1) / small_tiles, 32});
-  if (splits <= 1) {
+  if (plan.splits <= 1) {
     launch<SmallTiles>(args, shape.trans_a, shape.trans_b, vec);
     return;
   }
+  const int64_t splits = plan.splits;
   const int64_t k_per_split = round_up((shape.k + splits - 1) / splits, SmallTiles::BK);
   args.k_per_split = static_cast<int>(k_per_split);
   args.splits = static_cast<int>((shape.k + k_per_split - 1) / k_per_split);

@@ -71,9 +71,9 @@ std::vector<OpCase> matmul_large_cases() {
   // The backward GEMMs (k = 1536, few tiles) take the split-K path.
   for (bool trans_a : {false, true})
     for (bool trans_b : {false, true}) cases.push_back(matmul_case(0, 1536, 1536, 64, trans_a, trans_b));
-  // Many batched edge tiles (130 = 128 + 2, 129 = 128 + 1) with scalar loads (k = 33 is odd).
-  cases.push_back(matmul_case(160, 130, 129, 33, false, false));
-  cases.push_back(matmul_case(160, 130, 129, 33, true, true));
+  // Batched 128x128 edge tiles (260 = 2 * 128 + 4, 250 = 128 + 122) with scalar loads (k = 33 is odd).
+  cases.push_back(matmul_case(40, 260, 250, 33, false, false));
+  cases.push_back(matmul_case(40, 260, 250, 33, true, true));
   // Small 64x64 tiles, batched (no split-K), odd sizes.
   cases.push_back(matmul_case(3, 257, 511, 130, false, true));
   // ResNet-18's classifier at batch 128: split-K forward, small-tile backward.
