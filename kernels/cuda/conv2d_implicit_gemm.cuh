@@ -62,13 +62,15 @@ __global__ void __launch_bounds__(Tile::THREADS, Tile::MIN_BLOCKS)
   using BLoader = OperandLoader<decltype(Problem::b), BN, THREADS>;
   __shared__ typename ALoader::Line a_lines[ALoader::kTableSize];
   __shared__ typename BLoader::Line b_lines[BLoader::kTableSize];
+  __shared__ typename ALoader::KPos a_ring[ALoader::kRingSize];
+  __shared__ typename BLoader::KPos b_ring[BLoader::kRingSize];
   ALoader a_loader;
   BLoader b_loader;
-  a_loader.init(prob.a, group, m0, tid, a_lines);
-  b_loader.init(prob.b, group, n0, tid, b_lines);
+  a_loader.init(prob.a, group, m0, tid, a_lines, a_ring, k_begin);
+  b_loader.init(prob.b, group, n0, tid, b_lines, b_ring, k_begin);
   __syncthreads();
-  a_loader.load(prob.a, group, k_begin, k_end);
-  b_loader.load(prob.b, group, k_begin, k_end);
+  a_loader.load(prob.a, k_begin, k_end, 0);
+  b_loader.load(prob.b, k_begin, k_end, 0);
   a_loader.store(a_tile[0]);
   b_loader.store(b_tile[0]);
   __syncthreads();
@@ -80,12 +82,12 @@ __global__ void __launch_bounds__(Tile::THREADS, Tile::MIN_BLOCKS)
     for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
 
   const int tx = tid % Tile::THREADS_N, ty = tid / Tile::THREADS_N;
-  int buffer = 0;
+  int buffer = 0;  // = slice % 2: the shared-memory tile and the ring slot of the current slice
   for (int k0 = k_begin; k0 < k_end; k0 += kTileK) {
     const bool has_next = k0 + kTileK < k_end;
     if (has_next) {  // global loads in flight while this slice is multiplied
-      a_loader.load(prob.a, group, k0 + kTileK, k_end);
-      b_loader.load(prob.b, group, k0 + kTileK, k_end);
+      a_loader.load(prob.a, k0 + kTileK, k_end, buffer ^ 1);
+      b_loader.load(prob.b, k0 + kTileK, k_end, buffer ^ 1);
     }
 #pragma unroll
     for (int kk = 0; kk < kTileK; ++kk) {
@@ -103,6 +105,10 @@ __global__ void __launch_bounds__(Tile::THREADS, Tile::MIN_BLOCKS)
     if (has_next) {
       a_loader.store(a_tile[buffer ^ 1]);
       b_loader.store(b_tile[buffer ^ 1]);
+    }
+    if (k0 + 2 * kTileK < k_end) {  // the slice after next reuses this slice's ring slot, read above by no one
+      a_loader.prepare(prob.a, group, k0 + 2 * kTileK, tid, buffer);
+      b_loader.prepare(prob.b, group, k0 + 2 * kTileK, tid, buffer);
     }
     __syncthreads();
     buffer ^= 1;

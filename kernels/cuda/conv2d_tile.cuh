@@ -27,27 +27,38 @@ using Tile64x64 = TileShape<64, 64, 64>;
 
 // Loads the BK x EXTENT slice of one operand (EXTENT = BM for A, BN for B)
 // into registers, then into shared memory stored [k][line].
+//
+// Decoding a position (k or a line) costs a few fast divisions, so each is
+// decoded once per block into shared memory: the block's lines once at the
+// start, and the kTileK positions of a slice by kTileK threads two slices
+// ahead (a two-slot ring), instead of every thread decoding its own.
 template <class Operand, int EXTENT, int THREADS>
 struct OperandLoader {
   using Line = typename Operand::Line;
+  using KPos = typename Operand::KPos;
   static constexpr bool kKFastest = Operand::kKFastest;
   static constexpr int kElems = EXTENT * kTileK / THREADS;
   static constexpr int kLineStep = THREADS / kTileK;  // k-fastest: distance between a thread's lines
   static constexpr int kKStep = THREADS / EXTENT;     // line-fastest: distance between a thread's k
   static constexpr int kTableSize = kKFastest ? EXTENT : 1;
+  static constexpr int kRingSize = 2 * kTileK;
   static_assert(EXTENT * kTileK % THREADS == 0, "the slice must split evenly among threads");
   static_assert(kKFastest ? THREADS % kTileK == 0 : THREADS % EXTENT == 0, "unsupported loader shape");
+  static_assert(THREADS >= kRingSize, "the first two slices are decoded by one thread each");
 
-  // k-fastest: the block's decoded lines live in shared memory (a thread needs
-  // kElems of them, too many to keep in registers beside the accumulators);
+  // k-fastest: the block's lines are in shared memory (a thread needs kElems
+  // of them, too many to keep in registers beside the accumulators);
   // line-fastest: the thread's one line stays in registers.
   const Line* table;
   Line own_line;
+  KPos* ring;  // shared, [2][kTileK]: slot s holds the slices t with t % 2 == s
   float values[kElems];
   int k_local, line_local;
 
-  // Decodes the lines; the caller synchronises the block before the first load.
-  ENGRAM_CONV_HD void init(const Operand& op, int group, int line0, int tid, Line* shared_table) {
+  // Decodes the lines and the first two slices' positions (from k_begin); the
+  // caller synchronises the block before the first load.
+  ENGRAM_CONV_HD void init(const Operand& op, int group, int line0, int tid, Line* shared_table, KPos* shared_ring,
+                           int k_begin) {
     if constexpr (kKFastest) {
       k_local = tid % kTileK;
       line_local = tid / kTileK;
@@ -58,20 +69,28 @@ struct OperandLoader {
       k_local = tid / EXTENT;
       own_line = op.line(group, line0 + line_local);
     }
+    ring = shared_ring;
+    if (tid < kRingSize) ring[tid] = op.kpos(group, k_begin + tid);
   }
 
-  ENGRAM_CONV_HD void load(const Operand& op, int group, int k0, int k_end) {
+  // Decodes the slice starting at k0 into ring slot `slot` (threads 0 .. kTileK-1 do the work);
+  // the slot must not be read again before the next block barrier.
+  ENGRAM_CONV_HD void prepare(const Operand& op, int group, int k0, int tid, int slot) {
+    if (tid < kTileK) ring[slot * kTileK + tid] = op.kpos(group, k0 + tid);
+  }
+
+  // Loads the slice starting at k0, whose positions are in ring slot `slot`.
+  ENGRAM_CONV_HD void load(const Operand& op, int k0, int k_end, int slot) {
     if constexpr (kKFastest) {
-      int k = k0 + k_local;
-      bool inside = k < k_end;
-      typename Operand::KPos pos = op.kpos(group, k);
+      const bool inside = k0 + k_local < k_end;
+      const KPos pos = ring[slot * kTileK + k_local];
       ENGRAM_CONV_UNROLL
       for (int i = 0; i < kElems; ++i) values[i] = inside ? op.load(table[line_local + i * kLineStep], pos) : 0.0f;
     } else {
       ENGRAM_CONV_UNROLL
       for (int i = 0; i < kElems; ++i) {
-        int k = k0 + k_local + i * kKStep;
-        values[i] = k < k_end ? op.load(own_line, op.kpos(group, k)) : 0.0f;
+        const int k = k_local + i * kKStep;
+        values[i] = k0 + k < k_end ? op.load(own_line, ring[slot * kTileK + k]) : 0.0f;
       }
     }
   }

@@ -45,6 +45,8 @@ void emulate_block(const Pass& pass, int groups, int splits, int k_per_split, in
   using BLoader = OperandLoader<decltype(Problem::b), BN, THREADS>;
   static typename ALoader::Line a_lines[ALoader::kTableSize];
   static typename BLoader::Line b_lines[BLoader::kTableSize];
+  static typename ALoader::KPos a_ring[ALoader::kRingSize];
+  static typename BLoader::KPos b_ring[BLoader::kRingSize];
   // Poison shared memory: a slot the loaders fail to write shows up as NaN.
   for (auto& t : a_tile)
     for (auto& row : t)
@@ -55,12 +57,12 @@ void emulate_block(const Pass& pass, int groups, int splits, int k_per_split, in
   std::vector<ALoader> a(THREADS);
   std::vector<BLoader> b(THREADS);
   for (int tid = 0; tid < THREADS; ++tid) {
-    a[tid].init(prob.a, group, m0, tid, a_lines);
-    b[tid].init(prob.b, group, n0, tid, b_lines);
+    a[tid].init(prob.a, group, m0, tid, a_lines, a_ring, k_begin);
+    b[tid].init(prob.b, group, n0, tid, b_lines, b_ring, k_begin);
   }
   for (int tid = 0; tid < THREADS; ++tid) {
-    a[tid].load(prob.a, group, k_begin, k_end);
-    b[tid].load(prob.b, group, k_begin, k_end);
+    a[tid].load(prob.a, k_begin, k_end, 0);
+    b[tid].load(prob.b, k_begin, k_end, 0);
     a[tid].store(a_tile[0]);
     b[tid].store(b_tile[0]);
   }
@@ -70,8 +72,8 @@ void emulate_block(const Pass& pass, int groups, int splits, int k_per_split, in
   for (int k0 = k_begin; k0 < k_end; k0 += kTileK) {
     const bool has_next = k0 + kTileK < k_end;
     for (int tid = 0; has_next && tid < THREADS; ++tid) {
-      a[tid].load(prob.a, group, k0 + kTileK, k_end);
-      b[tid].load(prob.b, group, k0 + kTileK, k_end);
+      a[tid].load(prob.a, k0 + kTileK, k_end, buffer ^ 1);
+      b[tid].load(prob.b, k0 + kTileK, k_end, buffer ^ 1);
     }
     for (int tid = 0; tid < THREADS; ++tid) {
       const int tx = tid % Tile::THREADS_N, ty = tid / Tile::THREADS_N;
@@ -88,6 +90,10 @@ void emulate_block(const Pass& pass, int groups, int splits, int k_per_split, in
     for (int tid = 0; has_next && tid < THREADS; ++tid) {
       a[tid].store(a_tile[buffer ^ 1]);
       b[tid].store(b_tile[buffer ^ 1]);
+    }
+    for (int tid = 0; k0 + 2 * kTileK < k_end && tid < THREADS; ++tid) {
+      a[tid].prepare(prob.a, group, k0 + 2 * kTileK, tid, buffer);
+      b[tid].prepare(prob.b, group, k0 + 2 * kTileK, tid, buffer);
     }
     buffer ^= 1;
   }
