@@ -73,6 +73,7 @@ GemmPlan make_plan(int tile, int splits, int64_t m, int64_t n, int64_t k, int64_
 // (~1.5 KB/cycle device-wide) and one more launch. A guess to be tuned
 // against measurements, not a law.
 GemmPlan plan_implicit_gemm(int64_t m, int64_t n, int64_t k, int64_t batches, bool allow_split, int sms) {
+  const double kMaxSplitWorkspace = double(1 << 26);  // floats (256 MB) of split-K partial outputs
   GemmPlan best;
   double best_cost = std::numeric_limits<double>::infinity();
   for (int tile = 0; tile < 4; ++tile) {
@@ -80,6 +81,7 @@ GemmPlan plan_implicit_gemm(int64_t m, int64_t n, int64_t k, int64_t batches, bo
     for (int splits = 1; splits <= (allow_split ? 128 : 1); splits *= 2) {
       GemmPlan plan = make_plan(tile, splits, m, n, k, batches);
       if (splits > 1 && (plan.splits < splits || plan.k_per_split < 64)) break;  // too little work per split
+      if (splits > 1 && static_cast<double>(plan.splits) * m * n * batches > kMaxSplitWorkspace) break;
       double per_sm = std::ceil(static_cast<double>(plan.grid_x * plan.grid_y * plan.grid_z) / sms);
       double occupancy = std::min(1.0, per_sm / t.blocks_per_sm);
       double cost =

@@ -279,7 +279,10 @@ TEST_CASE("conv2d launch plans cover the GEMM and occupy an H100 on ResNet-18 at
     CHECK(static_cast<int64_t>(plan.splits - 1) * plan.k_per_split < k);  // no empty split
     if (plan.splits > 1) CHECK(plan.k_per_split % kTileK == 0);
     CHECK(plan.grid_x * plan.grid_y * plan.grid_z >= sms / 2);  // no 5-block launch on a 132-SM GPU
+    CHECK((plan.splits == 1 || plan.splits * m * n * batches <= (int64_t(1) << 26)));  // workspace <= 256 MB
   };
+  // A weight gradient with a huge reduction: split-K is capped by its workspace.
+  check_plan("512x4608 weight gradient over 10^7 pixels", 512, 4608, 10000000, 1);
   for (const testing::Conv2dShapeCase& c : testing::resnet18_conv_shapes(128)) {
     Conv2dGeometry g = conv2d_geometry("plan", c.x_shape, c.weight_shape, c.params);
     int64_t taps = g.kernel_h * g.kernel_w, pixels = g.out_height * g.out_width;
