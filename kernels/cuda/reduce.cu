@@ -153,10 +153,13 @@ __global__ void sum_columns_kernel(const float* x, int64_t outer, int64_t n, int
 }
 
 // grad_x[o, j, i] = scale * grad_out[o, i]
-__global__ void broadcast_kernel(const float* grad_out, int64_t n, int64_t inner, float scale, float* grad_x,
-                                 int64_t total) {
-  int64_t row = n * inner;
-  ENGRAM_GRID_STRIDE_LOOP(e, total) grad_x[e] = scale * grad_out[(e / row) * inner + e % inner];
+// Index is uint32_t whenever the tensor allows: 64-bit divisions cost more
+// than the memory traffic of these kernels.
+template <typename Index>
+__global__ void broadcast_kernel(const float* grad_out, Index n, Index inner, float scale, float* grad_x, Index total) {
+  Index row = n * inner;
+  for (Index e = Index(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += Index(blockDim.x) * gridDim.x)
+    grad_x[e] = scale * grad_out[(e / row) * inner + e % inner];
 }
 
 // ---- max / argmax ----
@@ -230,13 +233,14 @@ __global__ void max_columns_kernel(const float* x, int64_t outer, int64_t n, int
 
 // grad_x[o, j, i] = grad_values[o, i] if j is the saved argmax, else 0: one
 // pass that also writes the zeros, so no memset and no scatter.
-__global__ void max_backward_kernel(const float* grad_values, const int32_t* indices, int64_t n, int64_t inner,
-                                    float* grad_x, int64_t total) {
-  int64_t row = n * inner;
-  ENGRAM_GRID_STRIDE_LOOP(e, total) {
-    int64_t k = (e / row) * inner + e % inner;
-    int64_t j = (e / inner) % n;
-    grad_x[e] = indices[k] == j ? grad_values[k] : 0.0f;
+template <typename Index>
+__global__ void max_backward_kernel(const float* grad_values, const int32_t* indices, Index n, Index inner,
+                                    float* grad_x, Index total) {
+  Index row = n * inner;
+  for (Index e = Index(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += Index(blockDim.x) * gridDim.x) {
+    Index k = (e / row) * inner + e % inner;
+    Index j = (e / inner) % n;
+    grad_x[e] = static_cast<Index>(indices[k]) == j ? grad_values[k] : 0.0f;
   }
 }
 
@@ -269,6 +273,10 @@ unsigned grid_for_blocks(int64_t blocks) {
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// A grid-stride loop over `total` elements cannot overflow 32 bits (the grid
+// is at most 65535 * 256 threads).
+bool fits_uint32(int64_t total) { return total <= (int64_t(1) << 31); }
 
 bool is_aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
@@ -323,8 +331,13 @@ void broadcast(const Tensor& grad_out, const ReduceView& view, double scale, con
   check_f32("sum backward", grad_out);
   int64_t total = grad_x.numel();
   if (total == 0) return;
-  broadcast_kernel<<<blocks_for(total), kThreads, 0, stream()>>>(cptr(grad_out), view.n, view.inner,
-                                                                 static_cast<float>(scale), mptr(grad_x), total);
+  float s = static_cast<float>(scale);
+  if (fits_uint32(total))
+    broadcast_kernel<uint32_t><<<blocks_for(total), kThreads, 0, stream()>>>(
+        cptr(grad_out), uint32_t(view.n), uint32_t(view.inner), s, mptr(grad_x), uint32_t(total));
+  else
+    broadcast_kernel<int64_t>
+        <<<blocks_for(total), kThreads, 0, stream()>>>(cptr(grad_out), view.n, view.inner, s, mptr(grad_x), total);
   ENGRAM_CUDA_CHECK_LAUNCH("broadcast_kernel");
 }
 
@@ -352,8 +365,13 @@ void max_backward(const Tensor& grad_values, const Tensor& indices, const Reduce
   check_f32("max backward", grad_values);
   int64_t total = grad_x.numel();
   if (total == 0) return;
-  max_backward_kernel<<<blocks_for(total), kThreads, 0, stream()>>>(
-      cptr(grad_values), static_cast<const int32_t*>(indices.raw_data()), view.n, view.inner, mptr(grad_x), total);
+  auto* index_ptr = static_cast<const int32_t*>(indices.raw_data());
+  if (fits_uint32(total))
+    max_backward_kernel<uint32_t><<<blocks_for(total), kThreads, 0, stream()>>>(
+        cptr(grad_values), index_ptr, uint32_t(view.n), uint32_t(view.inner), mptr(grad_x), uint32_t(total));
+  else
+    max_backward_kernel<int64_t><<<blocks_for(total), kThreads, 0, stream()>>>(cptr(grad_values), index_ptr, view.n,
+                                                                               view.inner, mptr(grad_x), total);
   ENGRAM_CUDA_CHECK_LAUNCH("max_backward_kernel");
 }
 

@@ -23,13 +23,15 @@ struct PieceList {
   int64_t offset[kMaxPieces];  // first column of the piece in the whole's rows
 };
 
-template <typename Word, bool ToWhole>
-__global__ void concat_copy_kernel(PieceList pieces, Word* whole, int64_t outer, int64_t whole_row) {
+// Index is uint32_t when the whole fits: 64-bit divisions cost more than the copy.
+template <typename Word, typename Index, bool ToWhole>
+__global__ void concat_copy_kernel(PieceList pieces, Word* whole, Index outer, Index whole_row) {
   int k = blockIdx.y;
   Word* piece = static_cast<Word*>(pieces.data[k]);
-  int64_t row = pieces.row[k], offset = pieces.offset[k];
-  ENGRAM_GRID_STRIDE_LOOP(e, outer * row) {
-    int64_t o = e / row;
+  Index row = static_cast<Index>(pieces.row[k]), offset = static_cast<Index>(pieces.offset[k]);
+  Index total = outer * row;
+  for (Index e = Index(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += Index(blockDim.x) * gridDim.x) {
+    Index o = e / row;
     Word* w = whole + o * whole_row + offset + (e - o * row);
     if (ToWhole)
       *w = piece[e];
@@ -41,7 +43,13 @@ __global__ void concat_copy_kernel(PieceList pieces, Word* whole, int64_t outer,
 template <typename Word, bool ToWhole>
 void launch_words(const PieceList& list, int count, void* whole, int64_t outer, int64_t whole_row, int64_t longest) {
   dim3 grid(std::min(blocks_for(outer * longest), kMaxBlocksPerPiece), static_cast<unsigned>(count));
-  concat_copy_kernel<Word, ToWhole><<<grid, kThreads, 0, stream()>>>(list, static_cast<Word*>(whole), outer, whole_row);
+  // The grid strides at most 2048 * 256 words past the end: no 32-bit overflow below 2^31 words.
+  if (outer * whole_row <= (int64_t(1) << 31))
+    concat_copy_kernel<Word, uint32_t, ToWhole><<<grid, kThreads, 0, stream()>>>(
+        list, static_cast<Word*>(whole), static_cast<uint32_t>(outer), static_cast<uint32_t>(whole_row));
+  else
+    concat_copy_kernel<Word, int64_t, ToWhole>
+        <<<grid, kThreads, 0, stream()>>>(list, static_cast<Word*>(whole), outer, whole_row);
   ENGRAM_CUDA_CHECK_LAUNCH("concat_copy_kernel");
 }
 
