@@ -82,6 +82,7 @@ GemmPlan plan_implicit_gemm(int64_t m, int64_t n, int64_t k, int64_t batches, bo
       GemmPlan plan = make_plan(tile, splits, m, n, k, batches);
       if (splits > 1 && (plan.splits < splits || plan.k_per_split < 64)) break;  // too little work per split
       if (splits > 1 && static_cast<double>(plan.splits) * m * n * batches > kMaxSplitWorkspace) break;
+      if (splits > 1 && plan.grid_z > 65535) break;  // gridDim.z limit
       double per_sm = std::ceil(static_cast<double>(plan.grid_x * plan.grid_y * plan.grid_z) / sms);
       double occupancy = std::min(1.0, per_sm / t.blocks_per_sm);
       double cost =
