@@ -1,6 +1,8 @@
 // conv2d data and weight gradients on CUDA (implicit GEMM, mappings in
 // conv2d_passes.cuh; 1x1 stride-1 data gradients as a batched GEMM), and the
-// bias gradient.
+// bias gradient. A 1x1 weight gradient stays on the implicit GEMM: it sums
+// over images, which a per-image batched GEMM could only do through one
+// partial result per image (a workspace N times the weight) or N launches.
 #include <climits>
 #include <numeric>
 
