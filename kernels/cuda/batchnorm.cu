@@ -356,9 +356,9 @@ Geometry geometry(const char* op, const Tensor& x, bool aligned) {
   g.plane_vecs = plane / g.vec;
   g.per_channel_vecs = x.size(0) * g.plane_vecs;
   g.total_vecs = g.channels * g.per_channel_vecs;
-  // Enough blocks to fill the GPU a few times over, each with at least a few
-  // vectors per thread so that the partials stay few.
-  const int64_t target_blocks = 4 * multiprocessor_count();
+  // Enough blocks to fill every SM (8 blocks of 256 threads each), but at
+  // least 4 vectors per thread so that small channels are not over-split.
+  const int64_t target_blocks = 8 * multiprocessor_count();
   const int64_t min_vecs_per_block = 4 * kReduceThreads;
   int64_t splits = (target_blocks + g.channels - 1) / g.channels;
   splits = std::min(splits, (g.per_channel_vecs + min_vecs_per_block - 1) / min_vecs_per_block);

@@ -12,6 +12,7 @@
 // (an affine map) and evaluation with saved statistics use the native kernels.
 #include <cudnn.h>
 
+#include <cstdint>
 #include <string>
 
 #include "core/cuda/check.h"

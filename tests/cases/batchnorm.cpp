@@ -35,7 +35,7 @@ std::string describe(const BnSpec& s) {
   else if (!s.bias)
     name += " weight only";
   if (!s.running) name += " no running stats";
-  if (s.x_mean != 0.5) name += " mean " + std::to_string(s.x_mean);
+  if (s.x_mean != 0.5) name += " mean " + std::to_string(static_cast<int>(s.x_mean));
   return name;
 }
 
