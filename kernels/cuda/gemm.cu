@@ -331,6 +331,21 @@ int64_t tile_count(int64_t m, int64_t n, int bm, int bn) { return ((m + bm - 1) 
 
 int64_t round_up(int64_t x, int64_t multiple) { return (x + multiple - 1) / multiple * multiple; }
 
+// Split-K partial sums live in one buffer that only grows (to at most a few
+// MB: about 3 * SMs tiles of 64x64), so a training step allocates nothing
+// after its first GEMMs. Sharing is safe because every kernel runs in order on
+// engram's one stream. Never freed: it would outlive the CUDA context at exit.
+float* splitk_workspace(size_t floats) {
+  static float* buffer = nullptr;
+  static size_t capacity = 0;
+  if (floats > capacity) {
+    if (buffer) deallocate(buffer);  // stream-ordered: after the kernels that still use it
+    buffer = static_cast<float*>(allocate(floats * sizeof(float)));  // pool memory: 256-byte aligned
+    capacity = floats;
+  }
+  return buffer;
+}
+
 struct TilePlan {
   bool large = false;  // 128x128 tiles, else 64x64
   int64_t splits = 1;  // split-K factor (64x64 tiles, batch 1 only)
@@ -393,8 +408,8 @@ void gemm(const GemmShape& shape, float alpha, const float* a, const float* b, f
   args.k_per_split = static_cast<int>(k_per_split);
   args.splits = static_cast<int>((shape.k + k_per_split - 1) / k_per_split);
   const int64_t count = shape.m * shape.n;
-  float* partial = static_cast<float*>(allocate(static_cast<size_t>(args.splits * count) * sizeof(float)));
-  args.c = partial;  // from the pool: 256-byte aligned
+  float* partial = splitk_workspace(static_cast<size_t>(args.splits * count));
+  args.c = partial;
   args.stride_c = 0;
   args.split_stride = count;
   args.vec_c = args.n % 4 == 0;
@@ -402,7 +417,6 @@ void gemm(const GemmShape& shape, float alpha, const float* a, const float* b, f
   launch<SmallTiles>(args, shape.trans_a, shape.trans_b, vec);
   splitk_reduce_kernel<<<blocks_for(count), kThreads, 0, stream()>>>(partial, args.splits, count, alpha, beta, c);
   ENGRAM_CUDA_CHECK_LAUNCH("splitk_reduce_kernel");
-  deallocate(partial);  // stream-ordered: freed once the reduction has run
 }
 
 }  // namespace engram::cuda
