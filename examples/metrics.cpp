@@ -1,0 +1,223 @@
+#include "examples/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace engram::train {
+
+nlohmann::json to_json(const EpochMetrics& m) {
+  return {{"epoch", m.epoch},         {"train_loss", m.train_loss},  {"train_acc", m.train_accuracy},
+          {"test_loss", m.test_loss}, {"test_acc", m.test_accuracy}, {"lr", m.lr},
+          {"seconds", m.seconds}};
+}
+
+EpochMetrics epoch_metrics_from_json(const nlohmann::json& j) {
+  EpochMetrics m;
+  m.epoch = j.at("epoch").get<int64_t>();
+  m.train_loss = j.at("train_loss").get<double>();
+  m.train_accuracy = j.at("train_acc").get<double>();
+  m.test_loss = j.at("test_loss").get<double>();
+  m.test_accuracy = j.at("test_acc").get<double>();
+  m.lr = j.at("lr").get<double>();
+  m.seconds = j.at("seconds").get<double>();
+  return m;
+}
+
+const EpochMetrics& best_epoch(const std::vector<EpochMetrics>& history) {
+  ENGRAM_CHECK(!history.empty(), ValueError, "best_epoch", "expected at least one epoch of metrics, got none");
+  const EpochMetrics* best = &history.front();
+  for (const EpochMetrics& m : history)
+    if (m.test_accuracy > best->test_accuracy) best = &m;
+  return *best;
+}
+
+std::string metrics_csv(const std::vector<EpochMetrics>& history) {
+  std::string csv = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n";
+  char line[256];
+  for (const EpochMetrics& m : history) {
+    std::snprintf(line, sizeof(line), "%lld,%.6f,%.4f,%.6f,%.4f,%.6g,%.3f\n", static_cast<long long>(m.epoch),
+                  m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, m.lr, m.seconds);
+    csv += line;
+  }
+  return csv;
+}
+
+nlohmann::ordered_json metrics_json(const std::vector<EpochMetrics>& history) {
+  nlohmann::ordered_json epochs = nlohmann::ordered_json::array();
+  for (const EpochMetrics& m : history)
+    epochs.push_back({{"epoch", m.epoch},
+                      {"train_loss", m.train_loss},
+                      {"train_acc", m.train_accuracy},
+                      {"test_loss", m.test_loss},
+                      {"test_acc", m.test_accuracy},
+                      {"lr", m.lr},
+                      {"seconds", m.seconds}});
+  nlohmann::ordered_json out;
+  if (!history.empty()) {
+    const EpochMetrics& best = best_epoch(history);
+    out["best_test_acc"] = best.test_accuracy;
+    out["best_epoch"] = best.epoch;
+    out["last_test_acc"] = history.back().test_accuracy;
+  }
+  out["epochs"] = epochs;
+  return out;
+}
+
+std::vector<double> nice_ticks(double low, double high, int target) {
+  if (!std::isfinite(low) || !std::isfinite(high)) low = 0, high = 1;
+  if (high <= low) high = low + 1;
+  double raw = (high - low) / std::max(target, 1);
+  double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double normalised = raw / magnitude;
+  double step = (normalised < 1.5 ? 1 : normalised < 3 ? 2 : normalised < 7 ? 5 : 10) * magnitude;
+  // Ticks cover [low, high]: the axis runs from the first tick to the last.
+  int64_t first = static_cast<int64_t>(std::floor(low / step + 1e-9));
+  int64_t last = static_cast<int64_t>(std::ceil(high / step - 1e-9));
+  std::vector<double> ticks;
+  for (int64_t i = first; i <= last; ++i) ticks.push_back(i * step == 0 ? 0.0 : i * step);
+  return ticks;
+}
+
+namespace {
+
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '&')
+      out += "&amp;";
+    else if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.4g", v);
+  return buf;
+}
+
+struct Series {
+  std::string name, color;
+  std::function<double(const EpochMetrics&)> value;
+};
+
+// One panel of the plot: a frame at (left, top) of size (width, height) in
+// pixels, epochs on x, the series' values on y.
+void draw_panel(std::ostringstream& svg, const std::vector<EpochMetrics>& history, double left, double top,
+                double width, double height, const std::string& y_label, const std::vector<Series>& series,
+                double y_floor, double y_ceiling) {
+  // The y axis always includes [y_floor, y_ceiling] (0 for losses, 100 % for accuracies).
+  double lo = y_floor, hi = y_ceiling;
+  for (const Series& s : series)
+    for (const EpochMetrics& m : history) {
+      double v = s.value(m);
+      if (!std::isfinite(v)) continue;
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  std::vector<double> y_ticks = nice_ticks(lo, hi);
+  double y_min = y_ticks.front(), y_max = y_ticks.back();
+  double last_epoch = history.empty() ? 1.0 : static_cast<double>(history.back().epoch);
+  double first_epoch = history.empty() ? 1.0 : static_cast<double>(history.front().epoch);
+  if (last_epoch <= first_epoch) last_epoch = first_epoch + 1;
+  auto x_of = [&](double epoch) { return left + (epoch - first_epoch) / (last_epoch - first_epoch) * width; };
+  auto y_of = [&](double v) { return top + height - (v - y_min) / (y_max - y_min) * height; };
+
+  svg << "<rect x='" << left << "' y='" << top << "' width='" << width << "' height='" << height
+      << "' fill='none' stroke='#444'/>\n";
+  for (double t : y_ticks) {
+    double y = y_of(t);
+    svg << "<line x1='" << left << "' y1='" << y << "' x2='" << left + width << "' y2='" << y
+        << "' stroke='#ddd'/><line x1='" << left - 5 << "' y1='" << y << "' x2='" << left << "' y2='" << y
+        << "' stroke='#444'/><text x='" << left - 8 << "' y='" << y + 4 << "' text-anchor='end'>" << number(t)
+        << "</text>\n";
+  }
+  for (double t : nice_ticks(first_epoch, last_epoch, 8)) {
+    if (t < first_epoch || t > last_epoch || t != std::floor(t)) continue;  // whole epochs inside the axis only
+    double x = x_of(t);
+    svg << "<line x1='" << x << "' y1='" << top + height << "' x2='" << x << "' y2='" << top + height + 5
+        << "' stroke='#444'/><text x='" << x << "' y='" << top + height + 20 << "' text-anchor='middle'>" << number(t)
+        << "</text>\n";
+  }
+  svg << "<text x='" << left + width / 2 << "' y='" << top + height + 40 << "' text-anchor='middle'>epoch</text>\n";
+  svg << "<text transform='translate(" << left - 45 << "," << top + height / 2 << ") rotate(-90)' text-anchor='middle'>"
+      << xml_escape(y_label) << "</text>\n";
+
+  for (size_t k = 0; k < series.size(); ++k) {
+    const Series& s = series[k];
+    std::string points;
+    for (const EpochMetrics& m : history) {
+      double v = s.value(m);
+      if (!std::isfinite(v)) continue;
+      points += number(x_of(static_cast<double>(m.epoch))) + "," + number(y_of(v)) + " ";
+      svg << "<circle cx='" << x_of(static_cast<double>(m.epoch)) << "' cy='" << y_of(v) << "' r='2.5' fill='"
+          << s.color << "'/>\n";
+    }
+    svg << "<polyline fill='none' stroke='" << s.color << "' stroke-width='2' points='" << points << "'/>\n";
+    // The legend sits in a row above the frame, where no curve can hide it.
+    double legend_x = left + 140 * static_cast<double>(k), legend_y = top - 8;
+    svg << "<line x1='" << legend_x << "' y1='" << legend_y - 4 << "' x2='" << legend_x + 20 << "' y2='" << legend_y - 4
+        << "' stroke='" << s.color << "' stroke-width='2'/><text x='" << legend_x + 26 << "' y='" << legend_y << "'>"
+        << xml_escape(s.name) << "</text>\n";
+  }
+}
+
+}  // namespace
+
+std::string metrics_svg(const std::vector<EpochMetrics>& history, const std::string& title) {
+  const double panel_width = 400, panel_height = 300, top = 60;
+  std::ostringstream svg;
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='960' height='420' font-family='sans-serif' "
+         "font-size='12'>\n<rect width='960' height='420' fill='white'/>\n<text x='480' y='24' "
+         "text-anchor='middle' font-size='16'>"
+      << xml_escape(title) << "</text>\n";
+  const std::string blue = "#1f77b4", orange = "#ff7f0e";
+  draw_panel(svg, history, 70, top, panel_width, panel_height, "loss",
+             {{"train loss", blue, [](const EpochMetrics& m) { return m.train_loss; }},
+              {"test loss", orange, [](const EpochMetrics& m) { return m.test_loss; }}},
+             0.0, 0.0);
+  draw_panel(svg, history, 550, top, panel_width, panel_height, "accuracy (%)",
+             {{"train accuracy", blue, [](const EpochMetrics& m) { return m.train_accuracy; }},
+              {"test accuracy", orange, [](const EpochMetrics& m) { return m.test_accuracy; }}},
+             100.0, 100.0);
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+void write_file_atomic(const std::string& path, const std::string& contents) {
+  std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    ENGRAM_CHECK(out.good(), IOError, "write_file_atomic", "cannot open " + temp + " for writing");
+    out << contents;
+    out.flush();
+    ENGRAM_CHECK(out.good(), IOError, "write_file_atomic", "writing " + temp + " failed (disk full?)");
+  }
+  ENGRAM_CHECK(std::rename(temp.c_str(), path.c_str()) == 0, IOError, "write_file_atomic",
+               "cannot rename " + temp + " to " + path);
+}
+
+void write_metrics_files(const std::string& dir, const std::vector<EpochMetrics>& history, const std::string& title) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  ENGRAM_CHECK(!error, IOError, "write_metrics_files", "cannot create folder " + dir + ": " + error.message());
+  write_file_atomic(dir + "/metrics.csv", metrics_csv(history));
+  write_file_atomic(dir + "/metrics.json", metrics_json(history).dump(2) + "\n");
+  write_file_atomic(dir + "/metrics.svg", metrics_svg(history, title));
+}
+
+}  // namespace engram::train

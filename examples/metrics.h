@@ -1,0 +1,44 @@
+#pragma once
+// Per-epoch training metrics and the files the training program writes from
+// them: metrics.csv, metrics.json and metrics.svg (loss and accuracy curves).
+// Accuracies are percentages; losses are means over the epoch's samples.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace engram::train {
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based
+  double train_loss = 0, train_accuracy = 0;
+  double test_loss = 0, test_accuracy = 0;
+  double lr = 0;       // the learning rate of the epoch's first step
+  double seconds = 0;  // training and evaluation wall time
+};
+
+// The checkpoint's form of one epoch (the same keys as metrics.json).
+nlohmann::json to_json(const EpochMetrics& m);
+EpochMetrics epoch_metrics_from_json(const nlohmann::json& j);
+
+// The epoch with the highest test accuracy (the first one on ties); history must not be empty.
+const EpochMetrics& best_epoch(const std::vector<EpochMetrics>& history);
+
+std::string metrics_csv(const std::vector<EpochMetrics>& history);
+// Keys in the order a reader wants them: the summary first, then the epochs.
+nlohmann::ordered_json metrics_json(const std::vector<EpochMetrics>& history);
+// A self-contained SVG: a loss panel (train, test) and an accuracy panel
+// (train, test), each with axes, ticks, labels and a legend.
+std::string metrics_svg(const std::vector<EpochMetrics>& history, const std::string& title);
+
+// Writes metrics.csv, metrics.json and metrics.svg into `dir` (created if
+// missing), each atomically (temp file + rename). Throws IOError naming the file.
+void write_metrics_files(const std::string& dir, const std::vector<EpochMetrics>& history, const std::string& title);
+
+// Writes `contents` to `path` through a temp file in the same folder and a rename.
+void write_file_atomic(const std::string& path, const std::string& contents);
+
+// Tick positions for an axis over [low, high]: about `target` multiples of 1, 2 or 5 x 10^k.
+std::vector<double> nice_ticks(double low, double high, int target = 5);
+
+}  // namespace engram::train

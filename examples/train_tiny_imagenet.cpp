@@ -1,0 +1,5 @@
+// train_tiny_imagenet: the CIFAR recipe on Tiny-ImageNet-200 (64x64 inputs,
+// 200 classes, random crop with 8-pixel padding and flips).
+#include "examples/train_cli.h"
+
+int main(int argc, char** argv) { return engram::train::train_main(argc, argv, engram::train::tiny_imagenet_preset()); }
