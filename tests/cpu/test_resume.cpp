@@ -1,0 +1,168 @@
+// Resuming the training program's loop (examples/trainer.h) from its
+// checkpoint: a run interrupted after epoch 1 and resumed from last.safetensors
+// repeats the uninterrupted run's epoch-2 step losses bitwise on the CPU, and
+// ends with bitwise-identical weights, BN buffers and optimizer state.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "examples/trainer.h"
+#include "nn/safetensors.h"
+
+using namespace engram;
+using namespace engram::train;
+
+namespace {
+
+// The message of the E that f() throws ("" if it throws nothing; another
+// exception type propagates and fails the test).
+template <typename E, typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// ResNet with stages 8-16-32, one BasicBlock each (projection shortcuts in
+// stages 2 and 3): every layer kind of the zoo's ResNets, small enough for CI.
+std::shared_ptr<nn::Classifier> tiny_resnet(int64_t in_channels, int64_t num_classes) {
+  return std::make_shared<nn::ResNet>(nn::ResNet::Block::basic, std::vector<int64_t>{1, 1, 1},
+                                      std::vector<int64_t>{8, 16, 32}, in_channels, num_classes);
+}
+
+std::string fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("engram_test_resume_" + std::to_string(getpid()) + "_" + name);
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+// 256 Fashion-MNIST images, 2 epochs of 8 steps, SGD with momentum and weight
+// decay under a cosine schedule with warm-up (so the lr differs at every step).
+TrainConfig tiny_config(const std::string& out_dir) {
+  TrainConfig config;
+  config.dataset = "fashion-mnist";
+  config.model = "tiny-resnet";
+  config.subset = 256;
+  config.test_subset = 128;
+  config.eval_batch = 128;
+  config.epochs = 2;
+  config.batch = 32;
+  config.lr = 0.05;
+  config.warmup_epochs = 0.5;
+  config.seed = 7;
+  config.device = "cpu";
+  config.out_dir = out_dir;
+  return config;
+}
+
+struct Recorded {
+  std::vector<std::vector<float>> step_losses;  // per epoch trained by this call
+  TrainSummary summary;
+};
+
+Recorded run(const TrainConfig& config, int64_t stop_after_epoch = 0) {
+  Recorded recorded;
+  TrainHooks hooks;
+  hooks.make_model = tiny_resnet;
+  hooks.stop_after_epoch = stop_after_epoch;
+  hooks.log = nullptr;
+  hooks.on_epoch_end = [&](const EpochResult& result) { recorded.step_losses.push_back(result.step_losses); };
+  recorded.summary = run_training(config, hooks);
+  return recorded;
+}
+
+bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+int64_t count_lines(const std::string& path) {
+  std::ifstream in(path);
+  int64_t lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("a run resumed after epoch 1 repeats the uninterrupted run bitwise", "[train][resume]") {
+  std::string full_dir = fresh_dir("full"), split_dir = fresh_dir("split");
+  Recorded full = run(tiny_config(full_dir));
+  REQUIRE(full.step_losses.size() == 2);
+  REQUIRE(full.step_losses[0].size() == 8);
+  // The test is meaningless if the loss did not move.
+  CHECK(full.step_losses[1].back() < full.step_losses[0].front());
+
+  Recorded first = run(tiny_config(split_dir), /*stop_after_epoch=*/1);
+  REQUIRE(first.step_losses.size() == 1);
+  CHECK(bitwise_equal(first.step_losses[0], full.step_losses[0]));
+  REQUIRE(std::filesystem::exists(split_dir + "/last.safetensors"));
+  CHECK(count_lines(split_dir + "/metrics.csv") == 2);
+
+  TrainConfig resumed_config = tiny_config(split_dir);
+  resumed_config.resume = split_dir + "/last.safetensors";
+  Recorded resumed = run(resumed_config);
+  CHECK(resumed.summary.first_epoch == 1);
+  REQUIRE(resumed.step_losses.size() == 1);
+  for (size_t step = 0; step < full.step_losses[1].size(); ++step) {
+    INFO("epoch 2, step " << step);
+    CHECK(resumed.step_losses[0].at(step) == full.step_losses[1][step]);
+  }
+  CHECK(bitwise_equal(resumed.step_losses[0], full.step_losses[1]));
+
+  // The metrics history was restored: epoch 1 from the checkpoint, epoch 2 new.
+  REQUIRE(resumed.summary.history.size() == 2);
+  CHECK(resumed.summary.history[0].train_loss == full.summary.history[0].train_loss);
+  CHECK(resumed.summary.history[1].test_accuracy == full.summary.history[1].test_accuracy);
+  CHECK(resumed.summary.history[1].test_loss == full.summary.history[1].test_loss);
+  CHECK(count_lines(split_dir + "/metrics.csv") == 3);
+
+  // Final checkpoints: the same entries (model, BN buffers, optimizer), the same bytes.
+  nn::SafetensorsFile a = nn::load_safetensors(full_dir + "/last.safetensors");
+  nn::SafetensorsFile b = nn::load_safetensors(split_dir + "/last.safetensors");
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  std::map<std::string, Tensor> by_name(b.tensors.begin(), b.tensors.end());
+  bool has_momentum = false, has_running_mean = false;
+  for (const auto& [name, tensor] : a.tensors) {
+    INFO(name);
+    REQUIRE(by_name.count(name) == 1);
+    const Tensor& other = by_name[name];
+    REQUIRE(other.shape() == tensor.shape());
+    REQUIRE(other.dtype() == tensor.dtype());
+    CHECK(std::memcmp(other.raw_data(), tensor.raw_data(), tensor.nbytes()) == 0);
+    has_momentum |= name.find("momentum_buffer") != std::string::npos;
+    has_running_mean |= name.find("running_mean") != std::string::npos;
+  }
+  CHECK(has_momentum);
+  CHECK(has_running_mean);
+
+  // Resuming with a different batch size or seed is refused, naming the flag.
+  TrainConfig other = resumed_config;
+  other.batch = 16;
+  CHECK_THAT(message_of<ValueError>([&] { run(other); }), Catch::Matchers::StartsWith("train: --resume") &&
+                                                              Catch::Matchers::Contains("--batch 32") &&
+                                                              Catch::Matchers::Contains("--batch 16"));
+  other = resumed_config;
+  other.seed = 8;
+  CHECK_THAT(message_of<ValueError>([&] { run(other); }), Catch::Matchers::Contains("--seed 7"));
+
+  // A checkpoint that already holds every epoch trains nothing more.
+  Recorded again = run(resumed_config);
+  CHECK(again.step_losses.empty());
+  CHECK(again.summary.history.size() == 2);
+
+  std::filesystem::remove_all(full_dir);
+  std::filesystem::remove_all(split_dir);
+}
+
+TEST_CASE("resuming from a missing checkpoint is an IOError naming the file", "[train][resume]") {
+  TrainConfig config = tiny_config(fresh_dir("missing"));
+  config.resume = config.out_dir + "/no-such.safetensors";
+  CHECK_THAT(message_of<IOError>([&] { run(config); }), Catch::Matchers::Contains("no-such.safetensors"));
+}

@@ -1,0 +1,248 @@
+// The training program's pieces that need no training: configuration checks,
+// device and data-folder resolution, the command line's exit codes, the
+// progress line and the metrics files (CSV, JSON, SVG).
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "data/idx.h"
+#include "examples/progress.h"
+#include "examples/train_cli.h"
+#include "examples/trainer.h"
+
+using namespace engram;
+using namespace engram::train;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+// The message of the E that f() throws ("" if it throws nothing; another
+// exception type propagates and fails the test).
+template <typename E, typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::vector<EpochMetrics> sample_history() {
+  return {{1, 0.9, 70.0, 0.8, 72.5, 0.1, 10.0},
+          {2, 0.5, 82.0, 0.55, 84.0, 0.05, 11.0},
+          {3, 0.4, 86.0, 0.5, 83.0, 0.01, 12.5}};
+}
+
+int call_main(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  return train_main(static_cast<int>(argv.size()), argv.data(), default_preset());
+}
+
+}  // namespace
+
+TEST_CASE("validate names the offending flag and what it got", "[train][cli]") {
+  TrainConfig ok;
+  CHECK_NOTHROW(validate(ok));
+  struct Bad {
+    std::function<void(TrainConfig&)> change;
+    std::string message;
+  };
+  std::vector<Bad> cases = {
+      {[](TrainConfig& c) { c.epochs = 0; }, "train: --epochs must be at least 1, got 0"},
+      {[](TrainConfig& c) { c.batch = -4; }, "train: --batch must be at least 1, got -4"},
+      {[](TrainConfig& c) { c.optimizer = "lion"; }, "train: --optimizer must be sgd or adamw, got \"lion\""},
+      {[](TrainConfig& c) { c.schedule = "step"; }, "train: --schedule must be constant, multistep or cosine"},
+      {[](TrainConfig& c) { c.lr = 0; }, "train: --lr must be > 0, got 0"},
+      {[](TrainConfig& c) { c.momentum = 1.5; }, "train: --momentum must be in [0, 1), got 1.5"},
+      {[](TrainConfig& c) { c.nesterov = true, c.momentum = 0; }, "train: --nesterov needs --optimizer sgd"},
+      {[](TrainConfig& c) { c.weight_decay = -1; }, "train: --wd must be >= 0, got -1"},
+      {[](TrainConfig& c) { c.gamma = 0; }, "train: --gamma must be > 0, got 0"},
+      {[](TrainConfig& c) { c.warmup_epochs = 30; }, "train: --warmup must be in [0, --epochs = 30), got 30"},
+      {[](TrainConfig& c) { c.schedule = "multistep"; }, "train: --schedule multistep needs --milestones"},
+      {[](TrainConfig& c) {
+         c.schedule = "multistep", c.milestones = {20, 10};
+       },
+       "train: --milestones must increase and not fall inside the warm-up, got 10 at position 2"},
+      {[](TrainConfig& c) { c.subset = -1; }, "train: --subset must be >= 0, got -1"},
+      {[](TrainConfig& c) { c.test_subset = -1; }, "train: --test-subset must be >= 0, got -1"},
+      {[](TrainConfig& c) { c.out_dir = ""; }, "train: --out must name a folder"},
+  };
+  for (const Bad& bad : cases) {
+    TrainConfig config;
+    bad.change(config);
+    INFO(bad.message);
+    CHECK_THAT(message_of<ValueError>([&] { validate(config); }), StartsWith(bad.message));
+  }
+}
+
+TEST_CASE("run_training rejects a bad model, dataset, device or subset before training", "[train][cli]") {
+  TrainConfig config;
+  config.device = "cpu";
+  config.out_dir =
+      (std::filesystem::temp_directory_path() / ("engram_test_train_program_" + std::to_string(getpid()))).string();
+  TrainHooks quiet;
+  quiet.log = nullptr;
+
+  TrainConfig c = config;
+  c.model = "resnet21";
+  CHECK_THAT(message_of<ValueError>([&] { run_training(c, quiet); }),
+             StartsWith("train: --model \"resnet21\" is not in the model zoo") && Contains("resnet20"));
+  c = config;
+  c.dataset = "imagenet";
+  CHECK_THAT(message_of<ValueError>([&] { run_training(c, quiet); }), Contains("imagenet") && Contains("cifar100"));
+  c = config;
+  c.device = "tpu";
+  CHECK_THAT(message_of<ValueError>([&] { run_training(c, quiet); }),
+             StartsWith("train: --device must be auto, cpu or cuda"));
+  c = config;
+  c.dataset = "cifar10";
+  c.data_dir = config.out_dir + "/no-cifar-here";
+  CHECK_THROWS_AS(run_training(c, quiet), IOError);  // the reader names the missing file
+  c = config;
+  c.subset = 60001;
+  CHECK_THAT(message_of<ValueError>([&] { run_training(c, quiet); }),
+             StartsWith("train: --subset 60001 exceeds the 60000 training images"));
+  c = config;
+  c.subset = 100;
+  CHECK_THAT(message_of<ValueError>([&] { run_training(c, quiet); }),
+             StartsWith("train: --batch 128 is larger than the 100 training images"));
+  std::filesystem::remove_all(config.out_dir);
+}
+
+TEST_CASE("devices and default data folders", "[train][cli]") {
+  CHECK(resolve_device("cpu") == Device::cpu());
+  CHECK(resolve_device("auto") == (cuda_available() ? Device::cuda() : Device::cpu()));
+  if (!cuda_available())
+    CHECK_THAT(message_of<DeviceError>([&] { resolve_device("cuda"); }), StartsWith("train: --device cuda"));
+  CHECK(default_data_dir("fashion-mnist") == data::default_fashion_mnist_dir());
+  CHECK(default_data_dir("cifar10") == "datasets/cifar-10-batches-bin");
+  CHECK(default_data_dir("cifar100") == "datasets/cifar-100-binary");
+  CHECK(default_data_dir("tiny-imagenet") == "datasets/tiny-imagenet-200");
+  CHECK_THROWS_AS(default_data_dir("svhn"), ValueError);
+}
+
+TEST_CASE("the command line exits 0 for --help and 1 for bad flags", "[train][cli]") {
+  CHECK(call_main({"train", "--help"}) == 0);
+  CHECK(call_main({"train", "--no-such-flag"}) == 1);
+  CHECK(call_main({"train", "--epochs", "three"}) == 1);
+  CHECK(call_main({"train", "--lr", "-1"}) == 1);              // an engram ValueError from validate
+  CHECK(call_main({"train", "--optimizer", "rmsprop"}) == 1);  // likewise
+}
+
+TEST_CASE("presets carry the usual recipes", "[train][cli]") {
+  TrainConfig plain = default_preset().defaults, cifar = cifar_preset().defaults,
+              tiny = tiny_imagenet_preset().defaults;
+  CHECK(plain.dataset == "fashion-mnist");
+  CHECK(plain.model == "resnet20");
+  CHECK(cifar.dataset == "cifar10");
+  CHECK(tiny.dataset == "tiny-imagenet");
+  for (const TrainConfig& c : {cifar, tiny}) {
+    CHECK(c.model == "resnet18");
+    CHECK(c.epochs == 200);
+    CHECK(c.batch == 128);
+    CHECK(c.optimizer == "sgd");
+    CHECK(c.lr == 0.1);
+    CHECK(c.momentum == 0.9);
+    CHECK(c.weight_decay == 5e-4);
+    CHECK(c.schedule == "cosine");
+    CHECK_NOTHROW(validate(c));
+  }
+}
+
+TEST_CASE("progress lines and durations", "[train][progress]") {
+  CHECK(format_duration(0) == "0:00");
+  CHECK(format_duration(65.4) == "1:05");
+  CHECK(format_duration(3600 * 12 + 3) == "12:00:03");
+  CHECK(format_duration(NAN) == "?");
+  CHECK(ProgressBar::format_line("epoch 3/30", 234, 468, 0.41234, 5120.4, 12.2, true) ==
+        "epoch 3/30 [##########..........] 234/468  loss 0.4123  5120 img/s  ETA 0:12");
+  CHECK(ProgressBar::format_line("epoch 1/2", 5, 468, 2.0, 10, 90, false) ==
+        "epoch 1/2   5/468  loss 2.0000  10 img/s  ETA 1:30");
+}
+
+TEST_CASE("a plain progress bar prints about every 10 % and reads the loss only then", "[train][progress]") {
+  char path[] = "/tmp/engram_progress_XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  std::FILE* out = fdopen(fd, "w+");
+  int reads = 0;
+  {
+    ProgressBar bar(out, /*interactive=*/false, "epoch 1/1", 50, 8);
+    for (int64_t step = 1; step <= 50; ++step) bar.update(step, [&] { return ++reads, 1.0; });
+    bar.finish("done");
+  }
+  std::fclose(out);
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::remove(path);
+  CHECK(reads == 10);  // steps 5, 10, ..., 50
+  REQUIRE(lines.size() == 11);
+  CHECK_THAT(lines[0], StartsWith("epoch 1/1  5/50"));
+  CHECK_THAT(lines[9], StartsWith("epoch 1/1 50/50"));
+  CHECK(lines[10] == "done");
+}
+
+TEST_CASE("axis ticks are round numbers covering the range", "[train][metrics]") {
+  CHECK(nice_ticks(0, 1) == std::vector<double>{0, 0.2, 0.4, 0.6000000000000001, 0.8, 1});
+  std::vector<double> t = nice_ticks(83.2, 100);
+  CHECK(t.front() == 80);
+  CHECK(t.back() == 100);
+  CHECK(t.size() == 5);
+  t = nice_ticks(0, 2.37);
+  CHECK(t.front() == 0);
+  CHECK(t.back() >= 2.37);
+  CHECK(t.back() - t[t.size() - 2] == Approx(0.5));
+  CHECK(nice_ticks(5, 5).size() >= 2);  // an empty range still gets an axis
+}
+
+TEST_CASE("metrics files: CSV rows, JSON summary, SVG curves", "[train][metrics]") {
+  std::vector<EpochMetrics> history = sample_history();
+  CHECK(best_epoch(history).epoch == 2);
+  CHECK_THROWS_AS(best_epoch({}), ValueError);
+  CHECK(metrics_csv(history) ==
+        "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n"
+        "1,0.900000,70.0000,0.800000,72.5000,0.1,10.000\n"
+        "2,0.500000,82.0000,0.550000,84.0000,0.05,11.000\n"
+        "3,0.400000,86.0000,0.500000,83.0000,0.01,12.500\n");
+  nlohmann::ordered_json json = metrics_json(history);
+  CHECK(json["best_epoch"] == 2);
+  CHECK(json["best_test_acc"] == 84.0);
+  CHECK(json["last_test_acc"] == 83.0);
+  REQUIRE(json["epochs"].size() == 3);
+  CHECK(epoch_metrics_from_json(json["epochs"][2]).test_accuracy == 83.0);
+  CHECK(epoch_metrics_from_json(json["epochs"][2]).seconds == 12.5);
+
+  std::string svg = metrics_svg(history, "resnet <20> & co");
+  CHECK_THAT(svg, StartsWith("<svg xmlns='http://www.w3.org/2000/svg'"));
+  CHECK_THAT(svg, Contains("resnet &lt;20&gt; &amp; co"));
+  size_t polylines = 0;
+  for (size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1)) ++polylines;
+  CHECK(polylines == 4);  // train/test loss, train/test accuracy
+  CHECK_THAT(svg, Contains(">epoch</text>") && Contains(">loss</text>") && Contains(">accuracy (%)</text>"));
+  CHECK_THAT(svg, Contains(">test accuracy</text>"));
+  CHECK(svg.find("nan") == std::string::npos);
+
+  auto dir = std::filesystem::temp_directory_path() / ("engram_test_metrics_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  write_metrics_files((dir / "nested").string(), history, "t");
+  for (const char* name : {"metrics.csv", "metrics.json", "metrics.svg"}) {
+    INFO(name);
+    CHECK(std::filesystem::file_size(dir / "nested" / name) > 0);
+    CHECK_FALSE(std::filesystem::exists(dir / "nested" / (std::string(name) + ".tmp")));
+  }
+  std::ifstream csv(dir / "nested" / "metrics.csv");
+  std::stringstream text;
+  text << csv.rdbuf();
+  CHECK(text.str() == metrics_csv(history));
+  std::filesystem::remove_all(dir);
+  CHECK_THAT(message_of<IOError>([&] { write_metrics_files("/proc/engram-cannot-write-here", history, "t"); }),
+             StartsWith("write_metrics_files: cannot create folder /proc/engram-cannot-write-here"));
+}
