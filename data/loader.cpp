@@ -7,6 +7,12 @@
 
 namespace engram::data {
 
+namespace {
+// A Spaced KD buffer of s epochs straddles up to ceil(s) + 1 epochs; four
+// resident orders cover s <= 3 without re-uploading during a replay.
+constexpr size_t kResidentEpochs = 4;
+}  // namespace
+
 EpochSampler::EpochSampler(int64_t dataset_size, int64_t batch_size, uint64_t seed, bool shuffle, bool drop_last)
     : dataset_size_(dataset_size), batch_size_(batch_size), seed_(seed), shuffle_(shuffle), drop_last_(drop_last) {
   ENGRAM_CHECK(dataset_size >= 1 && dataset_size <= INT32_MAX, ValueError, "EpochSampler",
@@ -90,7 +96,7 @@ const Tensor& Loader::epoch_order(uint64_t epoch) {
   }
   Tensor order = Tensor::from_vector(sampler_.order(key), {sampler_.dataset_size()}, dataset_.device());
   resident_.insert(resident_.begin(), ResidentOrder{key, order});
-  if (resident_.size() > 2) resident_.pop_back();
+  if (resident_.size() > kResidentEpochs) resident_.pop_back();
   return resident_.front().order;
 }
 

@@ -63,9 +63,9 @@ struct Batch {
 
 // Batches of a device-resident dataset on its device. The epoch's order is
 // uploaded once per epoch (a host-to-device copy, the only synchronisation);
-// steps take slices of it with no copy and no synchronisation. The two most
-// recently used epochs stay resident, so replaying the previous epoch's
-// batches (Spaced KD) does not upload again.
+// steps take slices of it with no copy and no synchronisation. The orders of
+// the four most recently used epochs stay resident (16 bytes per sample), so
+// replaying recent epochs' batches (Spaced KD) does not upload again.
 class Loader {
  public:
   Loader(const DeviceDataset& dataset, const LoaderOptions& options);

@@ -117,8 +117,8 @@ TEST_CASE("the loader on CUDA gives the CPU loader's batches bitwise", "[loader]
   data::Loader cpu_loader = data::Loader::training(data::DeviceDataset(raw, Device::cpu()), 16, 2024, augment);
   data::Loader cuda_loader = data::Loader::training(data::DeviceDataset(raw, Device::cuda()), 16, 2024, augment);
   REQUIRE(cuda_loader.steps_per_epoch() == 4);
-  // Epochs 0, 1, then 0 again (a replay of an evicted-or-resident epoch order).
-  for (uint64_t epoch : {0, 1, 0, 2, 0}) {
+  // Replays of resident epoch orders (0 after 1) and of evicted ones (0 after 2..5).
+  for (uint64_t epoch : {0, 1, 0, 2, 3, 4, 5, 0}) {
     for (int64_t step = 0; step < 4; ++step) {
       INFO("epoch " << epoch << " step " << step);
       data::Batch expected = cpu_loader.batch(epoch, step);
