@@ -46,17 +46,15 @@ std::vector<OpCase> matmul_cases() {
   std::vector<OpCase> cases;
   for (bool trans_a : {false, true})
     for (bool trans_b : {false, true}) {
-      cases.push_back(matmul_case(0, 3, 5, 4, trans_a, trans_b));     // non-square
-      cases.push_back(matmul_case(3, 4, 2, 5, trans_a, trans_b));     // batched
-      cases.push_back(matmul_case(0, 33, 65, 17, trans_a, trans_b));  // crosses 16 / 64-wide tile edges
+      cases.push_back(matmul_case(0, 3, 5, 4, trans_a, trans_b));    // non-square
+      cases.push_back(matmul_case(3, 4, 2, 5, trans_a, trans_b));    // batched
+      cases.push_back(matmul_case(0, 17, 65, 9, trans_a, trans_b));  // crosses 8 / 16 / 64-wide tile edges
     }
-  cases.push_back(matmul_case(0, 1, 1, 1, false, false));      // 1x1
-  cases.push_back(matmul_case(0, 1, 6, 7, false, false));      // one row
-  cases.push_back(matmul_case(0, 5, 1, 6, false, true));       // one column
-  cases.push_back(matmul_case(0, 4, 6, 1, true, false));       // k = 1: outer product
-  cases.push_back(matmul_case(1, 3, 4, 2, false, true));       // batch of one
-  cases.push_back(matmul_case(0, 130, 129, 7, false, false));  // crosses 128-wide tile edges
-  cases.push_back(matmul_case(0, 130, 129, 7, true, true));
+  cases.push_back(matmul_case(0, 1, 1, 1, false, false));  // 1x1
+  cases.push_back(matmul_case(0, 1, 6, 7, false, false));  // one row
+  cases.push_back(matmul_case(0, 5, 1, 6, false, true));   // one column
+  cases.push_back(matmul_case(0, 4, 6, 1, true, false));   // k = 1: outer product
+  cases.push_back(matmul_case(1, 3, 4, 2, false, true));   // batch of one
   for (bool bias : {true, false}) {
     cases.push_back(linear_case(4, 3, 5, bias));
     cases.push_back(linear_case(1, 7, 1, bias));    // batch 1, one output
@@ -67,6 +65,11 @@ std::vector<OpCase> matmul_cases() {
 
 std::vector<OpCase> matmul_large_cases() {
   std::vector<OpCase> cases;
+  // Odd sizes across the 64x64x16 tiles' edges; 130x129x7's backward GEMMs (k = 129, 130) split k.
+  for (bool trans_a : {false, true})
+    for (bool trans_b : {false, true}) cases.push_back(matmul_case(0, 33, 65, 17, trans_a, trans_b));
+  cases.push_back(matmul_case(0, 130, 129, 7, false, false));
+  cases.push_back(matmul_case(0, 130, 129, 7, true, true));
   // 128x128 tiles with 16-byte loads: 12 x 12 tiles fill an H100's 132 SMs.
   // The backward GEMMs (k = 1536, few tiles) take the split-K path.
   for (bool trans_a : {false, true})
@@ -76,7 +79,7 @@ std::vector<OpCase> matmul_large_cases() {
   cases.push_back(matmul_case(40, 260, 250, 33, true, true));
   // Small 64x64 tiles, batched (no split-K), odd sizes.
   cases.push_back(matmul_case(3, 257, 511, 130, false, true));
-  // ResNet-18's classifier at batch 128: split-K forward, small-tile backward.
+  // ResNet-18's classifier at batch 128: split-K forward and weight gradient.
   cases.push_back(linear_case(128, 512, 100, true));
   cases.push_back(linear_case(1, 4096, 1000, true));  // one row, long k: many splits
   return cases;
