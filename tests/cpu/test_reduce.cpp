@@ -11,30 +11,6 @@ using namespace engram;
 
 namespace {
 
-// The parity-only cases of up to 2^20 input elements, run on the CPU in f32
-// and in f64 from the same draws: they must run (so the GPU run finds kernel
-// bugs, not table bugs) and agree within the case's tolerance, gradients included.
-void check_f32_against_f64(const testing::OpCase& c) {
-  Generator gen32(1234), gen64(1234);
-  std::vector<Tensor> in32 = c.make_inputs(DType::f32, gen32);
-  int64_t elements = 0;
-  for (const Tensor& t : in32) elements += t.numel();
-  if (elements > (1 << 20)) return;  // the multi-million cases are for the GPU; keep this program fast
-  std::vector<Tensor> in64 = c.make_inputs(DType::f64, gen64);
-  Tensor out32 = c.run(in32), out64 = c.run(in64);
-  INFO(c.name);
-  REQUIRE(out32.shape() == out64.shape());
-  CHECK(testing::normalised_error(out32, out64, c.parity_tolerance, c.parity_tolerance) <= 1.0);
-  if (!c.check_gradients || !out32.requires_grad()) return;
-  Generator weights_gen(99);
-  Tensor weights = random::normal(out32.shape(), 0.0, 1.0, weights_gen);
-  out32.backward(weights);
-  out64.backward(weights.to(DType::f64));
-  for (size_t k = 0; k < in32.size(); ++k)
-    if (in32[k].requires_grad())
-      CHECK(testing::normalised_error(in32[k].grad(), in64[k].grad(), c.parity_tolerance, c.parity_tolerance) <= 1.0);
-}
-
 Tensor table_2x3() { return Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}); }
 
 }  // namespace
@@ -185,5 +161,9 @@ TEST_CASE("reductions reject bad arguments with named errors", "[reduce][errors]
 }
 
 TEST_CASE("reduce parity-only cases agree between f32 and f64 on the CPU", "[reduce]") {
-  for (const auto& op_case : testing::reduce_parity_cases()) check_f32_against_f64(op_case);
+  for (const auto& op_case : testing::reduce_parity_cases()) {
+    auto result = testing::f32_matches_f64(op_case, 1 << 20);
+    INFO(result.report);
+    CHECK(result.ok);
+  }
 }

@@ -1,6 +1,7 @@
 #include "tests/support/checks.h"
 
 #include <cmath>
+#include <functional>
 #include <sstream>
 
 #include "core/autograd.h"
@@ -88,52 +89,75 @@ CheckResult gradcheck(const OpCase& op_case, uint64_t seed, double eps) {
   return result;
 }
 
-CheckResult parity(const OpCase& op_case, uint64_t seed) {
+namespace {
+
+// Runs the case on f32 CPU inputs and on `convert`ed copies of them (another
+// device or dtype), and compares outputs and input gradients.
+CheckResult compare_runs(const OpCase& op_case, uint64_t seed, const std::string& what,
+                         const std::function<Tensor(const Tensor&)>& convert, int64_t max_elements) {
   CheckResult result;
   Generator gen(seed);
-  std::vector<Tensor> cpu_inputs = op_case.make_inputs(DType::f32, gen);
-  std::vector<Tensor> gpu_inputs;
-  for (const Tensor& t : cpu_inputs) {
-    Tensor g = t.detach().to(Device::cuda());
-    if (t.requires_grad()) g.requires_grad_();
-    gpu_inputs.push_back(g);
+  std::vector<Tensor> reference_inputs = op_case.make_inputs(DType::f32, gen);
+  int64_t elements = 0;
+  for (const Tensor& t : reference_inputs) elements += t.numel();
+  if (elements > max_elements) {
+    result.report = op_case.name + ": " + what + " not run on the CPU (" + std::to_string(elements) + " elements)";
+    return result;
   }
-  Tensor cpu_out = op_case.run(cpu_inputs);
-  Tensor gpu_out = op_case.run(gpu_inputs);
+  std::vector<Tensor> other_inputs;
+  for (const Tensor& t : reference_inputs) {
+    Tensor converted = convert(t.detach());
+    if (t.requires_grad()) converted.requires_grad_();
+    other_inputs.push_back(converted);
+  }
+  Tensor reference_out = op_case.run(reference_inputs);
+  Tensor other_out = op_case.run(other_inputs);
 
   std::ostringstream report;
-  report << op_case.name << ": parity";
+  report << op_case.name << ": " << what;
   double tol = op_case.parity_tolerance;
-  auto compare = [&](const std::string& what, const Tensor& gpu, const Tensor& cpu) {
-    if (gpu.dtype() != cpu.dtype() || gpu.shape() != cpu.shape()) {
+  auto compare = [&](const std::string& name, const Tensor& other, const Tensor& reference) {
+    if (other.shape() != reference.shape()) {
       result.ok = false;
-      report << "\n  " << what << ": CUDA gives " << shape_str(gpu.shape()) << " " << dtype_name(gpu.dtype())
-             << ", CPU " << shape_str(cpu.shape()) << " " << dtype_name(cpu.dtype());
+      report << "\n  " << name << ": shapes " << shape_str(other.shape()) << " and " << shape_str(reference.shape());
       return;
     }
-    double err = normalised_error(gpu, cpu, tol, tol);
+    double err = normalised_error(other, reference, tol, tol);
     result.worst = std::max(result.worst, err);
-    report << "\n  " << what << ": normalised error " << err;
+    report << "\n  " << name << ": normalised error " << err;
     if (err > 1.0) result.ok = false;
   };
-  compare("output", gpu_out, cpu_out);
-  if (op_case.check_gradients && cpu_out.requires_grad()) {
-    Tensor weights = random::normal(cpu_out.shape(), 0.0, 1.0, gen, DType::f32);
-    cpu_out.backward(weights);
-    gpu_out.backward(weights.to(Device::cuda()));
-    for (size_t k = 0; k < cpu_inputs.size(); ++k) {
-      if (!cpu_inputs[k].requires_grad()) continue;
-      if (!gpu_inputs[k].grad().defined() || !cpu_inputs[k].grad().defined()) {
+  compare("output", other_out, reference_out);
+  if (op_case.check_gradients && reference_out.requires_grad()) {
+    Tensor weights = random::normal(reference_out.shape(), 0.0, 1.0, gen, DType::f32);
+    reference_out.backward(weights);
+    other_out.backward(convert(weights));
+    for (size_t k = 0; k < reference_inputs.size(); ++k) {
+      if (!reference_inputs[k].requires_grad()) continue;
+      if (!other_inputs[k].grad().defined() || !reference_inputs[k].grad().defined()) {
         result.ok = false;
         report << "\n  grad " << k << ": missing";
         continue;
       }
-      compare("grad " + std::to_string(k), gpu_inputs[k].grad(), cpu_inputs[k].grad());
+      compare("grad " + std::to_string(k), other_inputs[k].grad(), reference_inputs[k].grad());
     }
   }
   report << " (tolerance " << tol << ")";
   result.report = report.str();
   return result;
+}
+
+}  // namespace
+
+CheckResult parity(const OpCase& op_case, uint64_t seed) {
+  return compare_runs(
+      op_case, seed, "CUDA vs CPU parity", [](const Tensor& t) { return t.to(Device::cuda()); }, INT64_MAX);
+}
+
+CheckResult f32_matches_f64(const OpCase& op_case, int64_t max_elements, uint64_t seed) {
+  return compare_runs(
+      op_case, seed, "f64 vs f32 on the CPU",
+      [](const Tensor& t) { return is_floating(t.dtype()) ? t.to(DType::f64) : t.clone(); }, max_elements);
 }
 
 }  // namespace engram::testing

@@ -1,5 +1,6 @@
 #pragma once
 // Numerical checks shared by the test programs.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,5 +29,11 @@ CheckResult gradcheck(const OpCase& op_case, uint64_t seed = 1234, double eps = 
 // compares outputs and every input gradient (normalised error, the case's
 // parity tolerance).
 CheckResult parity(const OpCase& op_case, uint64_t seed = 1234);
+
+// The same comparison between f32 and f64 on the CPU: runs a case meant for
+// the GPU on the CPU too, so that a parity failure there points at the
+// kernel, not at the table. Cases with more than max_elements input elements
+// are not run (and reported ok).
+CheckResult f32_matches_f64(const OpCase& op_case, int64_t max_elements = INT64_MAX, uint64_t seed = 1234);
 
 }  // namespace engram::testing
