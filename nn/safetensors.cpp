@@ -51,21 +51,23 @@ struct EncodedTensor {
   std::string name;
   std::string dtype;
   Shape shape;
+  bool is_counter = false;       // a num_batches_tracked entry, stored as I64
   Tensor host;                   // the tensor's bytes on the host, or
-  std::vector<int64_t> counter;  // the I64 values of a num_batches_tracked entry
-  const void* bytes() const { return counter.empty() ? host.raw_data() : counter.data(); }
-  size_t nbytes() const { return counter.empty() ? host.nbytes() : counter.size() * sizeof(int64_t); }
+  std::vector<int64_t> counter;  // the I64 values of a counter
+  const void* bytes() const { return is_counter ? static_cast<const void*>(counter.data()) : host.raw_data(); }
+  size_t nbytes() const { return is_counter ? counter.size() * sizeof(int64_t) : host.nbytes(); }
 };
 
 EncodedTensor encode(const std::string& name, const Tensor& tensor) {
   ENGRAM_CHECK(tensor.defined(), ValueError, "save_safetensors", "tensor \"" + name + "\" is undefined");
-  EncodedTensor out{name, file_dtype_name(tensor.dtype()), tensor.shape(), {}, {}};
+  EncodedTensor out{name, file_dtype_name(tensor.dtype()), tensor.shape(), false, {}, {}};
   Tensor host = tensor.device().is_cpu() ? tensor : tensor.to(Device::cpu());
   if (!is_counter_name(name)) {
     out.host = host;
     return out;
   }
   out.dtype = "I64";
+  out.is_counter = true;
   for (double v : host.to(DType::f64).to_vector<double>()) {
     ENGRAM_CHECK(std::isfinite(v) && v == std::floor(v) && std::fabs(v) <= 9007199254740992.0, ValueError,
                  "save_safetensors",
