@@ -57,17 +57,11 @@ Conv2dGeometry conv2d_geometry(const char* op, const Shape& x_shape, const Shape
 
 namespace {
 
-bool use_vendor() {
-#if ENGRAM_HAS_CUDNN
-  return backend(OpFamily::conv) == Backend::vendor;
-#else
-  return false;
-#endif
-}
-
 // Each call picks CPU, engram's CUDA kernels or cuDNN. The vendor branch only
 // exists when cuDNN was found at build time.
 #if ENGRAM_HAS_CUDNN
+bool use_vendor() { return backend(OpFamily::conv) == Backend::vendor; }
+
 #define ENGRAM_CONV_CALL(fn, first, ...)            \
   do {                                              \
     if ((first).device().is_cpu())                  \
