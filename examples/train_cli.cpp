@@ -61,6 +61,8 @@ int train_main(int argc, char** argv, const Preset& preset) {
   app.add_option("--out", config.out_dir, "output folder (metrics.csv/json/svg, last.safetensors)")
       ->capture_default_str();
   app.add_option("--resume", config.resume, "continue from this last.safetensors (pass the same flags)");
+  bool no_augment = false;
+  app.add_flag("--no-augment", no_augment, "train without the dataset's random crops and flips (normalise only)");
   app.add_option("--subset", config.subset, "train on the first N training images (0: all)");
   app.add_option("--test-subset", config.test_subset, "evaluate on the first N test images (0: all)");
 
@@ -70,6 +72,7 @@ int train_main(int argc, char** argv, const Preset& preset) {
     int code = app.exit(e);  // prints the help or the error
     return code == 0 ? 0 : 1;
   }
+  config.augment = !no_augment;
   if (config.optimizer == "adamw") {
     if (lr->count() == 0) config.lr = 1e-3;
     if (wd->count() == 0) config.weight_decay = 1e-2;

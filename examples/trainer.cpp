@@ -72,8 +72,8 @@ std::unique_ptr<optim::LrSchedule> make_schedule(const TrainConfig& c) {
 // What a resumed run must share with the run that wrote the checkpoint, so
 // that its batches and parameter shapes are the same.
 nlohmann::json run_identity(const TrainConfig& c) {
-  return {{"dataset", c.dataset}, {"model", c.model},   {"batch", c.batch},
-          {"seed", c.seed},       {"subset", c.subset}, {"optimizer", c.optimizer}};
+  return {{"dataset", c.dataset}, {"model", c.model},     {"batch", c.batch},        {"seed", c.seed},
+          {"subset", c.subset},   {"augment", c.augment}, {"optimizer", c.optimizer}};
 }
 
 void check_same_run(const nlohmann::json& saved, const TrainConfig& c, const std::string& path) {
@@ -135,7 +135,8 @@ class Run {
     TrainSummary summary;
     int64_t first_epoch = config_.resume.empty() ? 0 : resume_from(config_.resume);
     summary.first_epoch = first_epoch;
-    data::Loader train_loader = data::Loader::training(train_data_, config_.batch, config_.seed, spec_.train_augment);
+    data::AugmentSpec train_augment = config_.augment ? spec_.train_augment : spec_.test_augment();
+    data::Loader train_loader = data::Loader::training(train_data_, config_.batch, config_.seed, train_augment);
     data::Loader test_loader = data::Loader::evaluation(test_data_, config_.eval_batch, spec_.test_augment());
     print_header(train_loader.steps_per_epoch(), first_epoch);
 

@@ -45,6 +45,7 @@ struct TrainConfig {
   std::string device = "auto";  // auto | cpu | cuda
   std::string out_dir = "runs/train";
   std::string resume;       // a last.safetensors to continue from; empty: fresh start
+  bool augment = true;      // the dataset's training augmentation (random crop, flips); false: normalise only
   int64_t subset = 0;       // > 0: train on the first `subset` training images
   int64_t test_subset = 0;  // > 0: evaluate on the first `test_subset` test images
 };
