@@ -7,22 +7,27 @@
 
 namespace engram::nn {
 
+std::shared_ptr<Sequential> make_resnet_stage(ResNet::Block block, int64_t& in_planes, int64_t planes, int64_t blocks,
+                                              int64_t stride) {
+  auto layer = std::make_shared<Sequential>();
+  for (int64_t i = 0; i < blocks; ++i) {
+    int64_t s = i == 0 ? stride : 1;
+    if (block == ResNet::Block::basic) layer->append(std::make_shared<BasicBlock>(in_planes, planes, s));
+    else layer->append(std::make_shared<Bottleneck>(in_planes, planes, s));
+    in_planes = planes * (block == ResNet::Block::basic ? BasicBlock::expansion : Bottleneck::expansion);
+  }
+  return layer;
+}
+
 ResNet::ResNet(Block block, std::vector<int64_t> blocks_per_stage, std::vector<int64_t> stage_planes,
                int64_t in_channels, int64_t num_classes) {
-  int64_t expansion = block == Block::basic ? BasicBlock::expansion : Bottleneck::expansion;
   int64_t in_planes = stage_planes[0];
   conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, in_planes, 3, 1, 1, false));
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(in_planes));
-  for (size_t stage = 0; stage < stage_planes.size(); ++stage) {
-    auto layer = std::make_shared<Sequential>();
-    for (int64_t i = 0; i < blocks_per_stage[stage]; ++i) {
-      int64_t stride = (stage > 0 && i == 0) ? 2 : 1;
-      if (block == Block::basic) layer->append(std::make_shared<BasicBlock>(in_planes, stage_planes[stage], stride));
-      else layer->append(std::make_shared<Bottleneck>(in_planes, stage_planes[stage], stride));
-      in_planes = stage_planes[stage] * expansion;
-    }
-    layers.push_back(register_module("layer" + std::to_string(stage + 1), layer));
-  }
+  for (size_t stage = 0; stage < stage_planes.size(); ++stage)
+    layers.push_back(register_module("layer" + std::to_string(stage + 1),
+                                     make_resnet_stage(block, in_planes, stage_planes[stage],
+                                                       blocks_per_stage[stage], stage > 0 ? 2 : 1)));
   linear = register_module("linear", std::make_shared<Linear>(in_planes, num_classes));
   feature_dim_ = in_planes;
   num_classes_ = num_classes;
@@ -127,21 +132,33 @@ ModelOutput MobileNetV2::forward(const Tensor& x) {
 }
 
 std::vector<std::string> model_names() {
-  return {"resnet18", "resnet34", "resnet50", "resnet20", "resnet32", "resnet56", "resnet110",
-          "wrn16_2",  "wrn40_2",  "vgg11",    "vgg13",    "vgg16",    "mobilenetv2"};
+  std::vector<std::string> names = resnet_names();
+  names.insert(names.end(), {"wrn16_2", "wrn40_2", "vgg11", "vgg13", "vgg16", "mobilenetv2"});
+  return names;
 }
 
-std::shared_ptr<Classifier> make_model(const std::string& name, int64_t in_channels, int64_t num_classes) {
+std::vector<std::string> resnet_names() {
+  return {"resnet18", "resnet34", "resnet50", "resnet20", "resnet32", "resnet56", "resnet110"};
+}
+
+std::optional<ResNetConfig> resnet_config(const std::string& name) {
   using B = ResNet::Block;
   const std::vector<int64_t> wide = {64, 128, 256, 512}, thin = {16, 32, 64};
-  if (name == "resnet18") return std::make_shared<ResNet>(B::basic, std::vector<int64_t>{2, 2, 2, 2}, wide, in_channels, num_classes);
-  if (name == "resnet34") return std::make_shared<ResNet>(B::basic, std::vector<int64_t>{3, 4, 6, 3}, wide, in_channels, num_classes);
-  if (name == "resnet50") return std::make_shared<ResNet>(B::bottleneck, std::vector<int64_t>{3, 4, 6, 3}, wide, in_channels, num_classes);
+  if (name == "resnet18") return ResNetConfig{B::basic, {2, 2, 2, 2}, wide};
+  if (name == "resnet34") return ResNetConfig{B::basic, {3, 4, 6, 3}, wide};
+  if (name == "resnet50") return ResNetConfig{B::bottleneck, {3, 4, 6, 3}, wide};
   const std::map<std::string, int64_t> cifar_depths = {{"resnet20", 20}, {"resnet32", 32}, {"resnet56", 56}, {"resnet110", 110}};
   if (auto it = cifar_depths.find(name); it != cifar_depths.end()) {
     int64_t n = (it->second - 2) / 6;
-    return std::make_shared<ResNet>(B::basic, std::vector<int64_t>{n, n, n}, thin, in_channels, num_classes);
+    return ResNetConfig{B::basic, {n, n, n}, thin};
   }
+  return std::nullopt;
+}
+
+std::shared_ptr<Classifier> make_model(const std::string& name, int64_t in_channels, int64_t num_classes) {
+  if (auto config = resnet_config(name))
+    return std::make_shared<ResNet>(config->block, config->blocks_per_stage, config->stage_planes, in_channels,
+                                    num_classes);
   if (name == "wrn16_2") return std::make_shared<WideResNet>(16, 2, 0.0, in_channels, num_classes);
   if (name == "wrn40_2") return std::make_shared<WideResNet>(40, 2, 0.0, in_channels, num_classes);
   const std::map<std::string, std::vector<int64_t>> vgg = {

@@ -3,6 +3,7 @@
 // and returns the pooled features [N, feature_dim] (what knowledge
 // distillation's feature losses compare) and the logits [N, num_classes].
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,21 @@ class ResNet : public Classifier {
   std::vector<std::shared_ptr<Sequential>> layers;  // layer1, layer2, ...
   std::shared_ptr<Linear> linear;
 };
+
+// One ResNet stage (`layerN`): `blocks` blocks of width `planes`, the first
+// carrying `stride`. Advances in_planes to the stage's output channels.
+std::shared_ptr<Sequential> make_resnet_stage(ResNet::Block block, int64_t& in_planes, int64_t planes, int64_t blocks,
+                                              int64_t stride);
+
+// The zoo's ResNet tables, shared by make_model and make_multi_exit_model.
+struct ResNetConfig {
+  ResNet::Block block;
+  std::vector<int64_t> blocks_per_stage;
+  std::vector<int64_t> stage_planes;
+};
+// resnet18/34/50 and resnet20/32/56/110; nullopt for any other name.
+std::optional<ResNetConfig> resnet_config(const std::string& name);
+std::vector<std::string> resnet_names();
 
 // Wide ResNet-d-k: conv1, block1..3, bn1, fc.
 class WideResNet : public Classifier {
