@@ -1,7 +1,7 @@
 // CPU reference of batch normalisation: one channel at a time (OpenMP over
 // channels), two-pass statistics accumulated in double, formulas written as
-// in the paper. Slow and plain on purpose; the CUDA kernels are checked
-// against it.
+// in the paper. A channel is N contiguous planes of H*W values in NCHW; the
+// loops walk those planes so that the elementwise passes vectorise.
 #include "kernels/batchnorm.h"
 
 #include <algorithm>
@@ -17,8 +17,11 @@ namespace {
 struct ChannelLayout {
   int64_t batch, channels, plane;  // N, C, H*W
   int64_t per_channel() const { return batch * plane; }
-  // Element i (in 0 .. N*H*W) of channel c.
-  int64_t index(int64_t c, int64_t i) const { return ((i / plane) * channels + c) * plane + i % plane; }
+  // Calls body(offset) for the first element of each of channel c's N planes.
+  template <typename Body>
+  void for_each_plane(int64_t c, Body body) const {
+    for (int64_t n = 0; n < batch; ++n) body((n * channels + c) * plane);
+  }
 };
 
 ChannelLayout layout_of(const Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size(3)}; }
@@ -46,14 +49,17 @@ void normalise(const Tensor& x, const Tensor& weight, const Tensor& bias, const 
   const T* pr = act == BnActivation::add_relu ? residual.data<T>() : nullptr;
   T* py = y.data<T>();
   for_each_channel(layout, [&](int64_t c) {
-    const T w = pw ? pw[c] : T(1), b = pb ? pb[c] : T(0);
-    for (int64_t i = 0; i < layout.per_channel(); ++i) {
-      const int64_t k = layout.index(c, i);
-      T v = (px[k] - mean[c]) * invstd[c] * w + b;
-      if (pr) v += pr[k];
-      if (act != BnActivation::none) v = v > T(0) ? v : T(0);
-      py[k] = v;
-    }
+    const T w = pw ? pw[c] : T(1), b = pb ? pb[c] : T(0), m = mean[c], is = invstd[c];
+    const bool relu = act != BnActivation::none;
+    layout.for_each_plane(c, [&](int64_t offset) {
+      const T* xs = px + offset;
+      T* ys = py + offset;
+      for (int64_t j = 0; j < layout.plane; ++j) ys[j] = (xs[j] - m) * is * w + b;
+      if (pr)
+        for (int64_t j = 0; j < layout.plane; ++j) ys[j] += pr[offset + j];
+      if (relu)
+        for (int64_t j = 0; j < layout.plane; ++j) ys[j] = ys[j] > T(0) ? ys[j] : T(0);
+    });
   });
 }
 
@@ -70,13 +76,17 @@ void forward_training(const Tensor& x, const Tensor& weight, const Tensor& bias,
   T* run_var = running_var.defined() ? running_var.data<T>() : nullptr;
   for_each_channel(layout, [&](int64_t c) {
     double sum = 0;
-    for (int64_t i = 0; i < count; ++i) sum += px[layout.index(c, i)];
+    layout.for_each_plane(c, [&](int64_t offset) {
+      for (int64_t j = 0; j < layout.plane; ++j) sum += px[offset + j];
+    });
     const double m = sum / count;
     double squares = 0;
-    for (int64_t i = 0; i < count; ++i) {
-      const double d = px[layout.index(c, i)] - m;
-      squares += d * d;
-    }
+    layout.for_each_plane(c, [&](int64_t offset) {
+      for (int64_t j = 0; j < layout.plane; ++j) {
+        const double d = px[offset + j] - m;
+        squares += d * d;
+      }
+    });
     const double biased_var = squares / count;
     mean[c] = static_cast<T>(m);
     invstd[c] = static_cast<T>(1.0 / std::sqrt(biased_var + eps));
@@ -121,32 +131,37 @@ void backward(const Tensor& x, const Tensor& weight, const Tensor& y, BnActivati
   T* gw = grad_weight.defined() ? grad_weight.data<T>() : nullptr;
   T* gb = grad_bias.defined() ? grad_bias.data<T>() : nullptr;
   T* gr = grad_residual.defined() ? grad_residual.data<T>() : nullptr;
-  // The gradient reaching the normalisation: grad_y where the relu passed it.
-  auto masked = [&](int64_t k) { return py && !(py[k] > T(0)) ? T(0) : pg[k]; };
   for_each_channel(layout, [&](int64_t c) {
+    const double m = mean[c], is = invstd[c];
+    // g: the gradient reaching the normalisation, grad_y where the relu passed it.
     double sum_g = 0, sum_g_xhat = 0;
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t k = layout.index(c, i);
-      const double g = masked(k);
-      sum_g += g;
-      sum_g_xhat += g * (double(px[k]) - mean[c]) * invstd[c];
-    }
+    layout.for_each_plane(c, [&](int64_t offset) {
+      for (int64_t j = 0; j < layout.plane; ++j) {
+        const int64_t k = offset + j;
+        const double g = py && !(py[k] > T(0)) ? 0.0 : double(pg[k]);
+        sum_g += g;
+        sum_g_xhat += g * (double(px[k]) - m) * is;
+      }
+    });
     if (gw) gw[c] = static_cast<T>(sum_g_xhat);
     if (gb) gb[c] = static_cast<T>(sum_g);
     const double w = pw ? pw[c] : 1.0;
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t k = layout.index(c, i);
-      const double g = masked(k);
-      if (gr) gr[k] = static_cast<T>(g);
-      if (!gx) continue;
-      if (training) {
-        // d/dx of (x - mean(x)) / std(x): the batch statistics carry gradient too.
-        const double xhat = (double(px[k]) - mean[c]) * invstd[c];
-        gx[k] = static_cast<T>(w * invstd[c] * (g - sum_g / count - xhat * sum_g_xhat / count));
-      } else {
-        gx[k] = static_cast<T>(w * invstd[c] * g);
+    // Training: d/dx of (x - mean(x)) / std(x), the batch statistics carry
+    // gradient too; gx = w * is * (g - sum_g / count - xhat * sum_g_xhat / count).
+    const T scale = static_cast<T>(w * is);
+    const T shift = static_cast<T>(training ? sum_g / count : 0.0);
+    const T slope = static_cast<T>(training ? sum_g_xhat / count : 0.0);
+    const T mean_t = static_cast<T>(m), is_t = static_cast<T>(is);
+    layout.for_each_plane(c, [&](int64_t offset) {
+      const T* xs = px + offset;
+      const T* gs = pg + offset;
+      const T* ys = py ? py + offset : nullptr;
+      for (int64_t j = 0; j < layout.plane; ++j) {
+        const T g = ys && !(ys[j] > T(0)) ? T(0) : gs[j];
+        if (gr) gr[offset + j] = g;
+        if (gx) gx[offset + j] = scale * (g - shift - (xs[j] - mean_t) * is_t * slope);
       }
-    }
+    });
   });
 }
 

@@ -20,23 +20,45 @@ namespace engram::cpu {
 
 namespace {
 
+// The output positions o in [0, out_size) whose input position o * stride +
+// offset lies inside [0, size), as [first, last). offset = kernel tap * dilation - pad.
+struct ValidRange {
+  int64_t first, last;
+};
+ValidRange valid_range(int64_t offset, int64_t stride, int64_t size, int64_t out_size) {
+  auto ceil_div = [](int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; };
+  int64_t first = std::min(ceil_div(-offset, stride), out_size);
+  int64_t last = std::clamp(ceil_div(size - offset, stride), first, out_size);
+  return {first, last};
+}
+
 // Gathers the receptive fields of group `group` of one image into col [Kg, P].
+// Rows are split into the padded ends (zeros) and the inside, a branch-free gather.
 template <typename T>
 void im2col(const Conv2dGeometry& g, const T* image, int64_t group, T* col) {
   const Conv2dParams& p = g.params;
-  int64_t cg = g.in_channels_per_group();
+  const int64_t cg = g.in_channels_per_group(), ow_count = g.out_width;
   for (int64_t c = 0; c < cg; ++c) {
     const T* plane = image + (group * cg + c) * g.height * g.width;
     for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
       for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
-        T* row = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * g.out_height * g.out_width;
+        T* row = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * g.out_height * ow_count;
+        const int64_t iw0 = kw * p.dilation_w - p.pad_w;
+        const ValidRange cols = valid_range(iw0, p.stride_w, g.width, ow_count);
         for (int64_t oh = 0; oh < g.out_height; ++oh) {
-          int64_t ih = oh * p.stride_h - p.pad_h + kh * p.dilation_h;
-          for (int64_t ow = 0; ow < g.out_width; ++ow) {
-            int64_t iw = ow * p.stride_w - p.pad_w + kw * p.dilation_w;
-            bool inside = ih >= 0 && ih < g.height && iw >= 0 && iw < g.width;
-            row[oh * g.out_width + ow] = inside ? plane[ih * g.width + iw] : T(0);
+          T* out = row + oh * ow_count;
+          const int64_t ih = oh * p.stride_h - p.pad_h + kh * p.dilation_h;
+          if (ih < 0 || ih >= g.height) {
+            std::fill(out, out + ow_count, T(0));
+            continue;
           }
+          const T* in = plane + ih * g.width;
+          std::fill(out, out + cols.first, T(0));
+          if (p.stride_w == 1)
+            std::copy(in + iw0 + cols.first, in + iw0 + cols.last, out + cols.first);
+          else
+            for (int64_t ow = cols.first; ow < cols.last; ++ow) out[ow] = in[iw0 + ow * p.stride_w];
+          std::fill(out + cols.last, out + ow_count, T(0));
         }
       }
     }
@@ -47,19 +69,20 @@ void im2col(const Conv2dGeometry& g, const T* image, int64_t group, T* col) {
 template <typename T>
 void col2im_add(const Conv2dGeometry& g, const T* col, int64_t group, T* image) {
   const Conv2dParams& p = g.params;
-  int64_t cg = g.in_channels_per_group();
+  const int64_t cg = g.in_channels_per_group(), ow_count = g.out_width;
   for (int64_t c = 0; c < cg; ++c) {
     T* plane = image + (group * cg + c) * g.height * g.width;
     for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
       for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
-        const T* row = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * g.out_height * g.out_width;
+        const T* row = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * g.out_height * ow_count;
+        const int64_t iw0 = kw * p.dilation_w - p.pad_w;
+        const ValidRange cols = valid_range(iw0, p.stride_w, g.width, ow_count);
         for (int64_t oh = 0; oh < g.out_height; ++oh) {
-          int64_t ih = oh * p.stride_h - p.pad_h + kh * p.dilation_h;
+          const int64_t ih = oh * p.stride_h - p.pad_h + kh * p.dilation_h;
           if (ih < 0 || ih >= g.height) continue;
-          for (int64_t ow = 0; ow < g.out_width; ++ow) {
-            int64_t iw = ow * p.stride_w - p.pad_w + kw * p.dilation_w;
-            if (iw >= 0 && iw < g.width) plane[ih * g.width + iw] += row[oh * g.out_width + ow];
-          }
+          T* out = plane + ih * g.width;
+          const T* in = row + oh * ow_count;
+          for (int64_t ow = cols.first; ow < cols.last; ++ow) out[iw0 + ow * p.stride_w] += in[ow];
         }
       }
     }
