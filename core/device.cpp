@@ -41,4 +41,17 @@ int cuda_device_count() {
 
 bool cuda_available() { return cuda_device_count() > 0; }
 
+Device resolve_device(const std::string& name, const std::string& program) {
+  if (name == "auto") return cuda_available() ? Device::cuda() : Device::cpu();
+  ENGRAM_CHECK(name == "cpu" || name == "cuda", ValueError, program,
+               "--device must be auto, cpu or cuda, got \"" + name + "\"");
+  if (name == "cpu") return Device::cpu();
+#if ENGRAM_HAS_CUDA
+  ENGRAM_CHECK(cuda_available(), DeviceError, program, "--device cuda: no CUDA GPU is visible");
+#else
+  throw DeviceError(program + ": --device cuda: engram was built without CUDA (use --device cpu or auto)");
+#endif
+  return Device::cuda();
+}
+
 }  // namespace engram

@@ -25,5 +25,9 @@ struct Device {
 bool cuda_available();
 // Number of visible GPUs (0 in a CPU-only build).
 int cuda_device_count();
+// A program's --device flag: "auto" (CUDA when a GPU is visible, else the
+// CPU), "cpu" or "cuda". ValueError for another name, DeviceError for cuda
+// without a GPU; messages start with "<program>: --device".
+Device resolve_device(const std::string& name, const std::string& program);
 
 }  // namespace engram

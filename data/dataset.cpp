@@ -64,4 +64,25 @@ ImageDataset load_dataset(const std::string& name, const std::string& dir, bool 
   return ds;
 }
 
+std::string default_data_dir(const std::string& name) {
+  dataset_spec(name);  // rejects unknown names, listing the known ones
+  if (name == "fashion-mnist") return default_fashion_mnist_dir();
+  if (name == "mnist") return "datasets/mnist";
+  if (name == "cifar10") return "datasets/cifar-10-batches-bin";
+  if (name == "cifar100") return "datasets/cifar-100-binary";
+  return "datasets/tiny-imagenet-200";
+}
+
+ImageDataset first_samples(const ImageDataset& split, int64_t n, const std::string& program, const std::string& flag,
+                           const std::string& split_name) {
+  if (n == 0) return split;
+  ENGRAM_CHECK(n <= split.size(), ValueError, program,
+               flag + " " + std::to_string(n) + " exceeds the " + std::to_string(split.size()) + " " + split_name +
+                   " images of " + split.name);
+  ImageDataset out = split;
+  out.images = split.images.narrow_rows(0, n);
+  out.labels = split.labels.narrow_rows(0, n);
+  return out;
+}
+
 }  // namespace engram::data

@@ -41,5 +41,14 @@ DatasetSpec dataset_spec(const std::string& name);
 // folder, which exists only for Fashion-MNIST, see default_fashion_mnist_dir).
 // Tiny-ImageNet's test split is its labelled val split.
 ImageDataset load_dataset(const std::string& name, const std::string& dir, bool train);
+// The folder a dataset is read from when a program's --data is not given:
+// Debian's Fashion-MNIST, else the folder the official archive unpacks to,
+// under ./datasets. ValueError for an unknown name.
+std::string default_data_dir(const std::string& name);
+// The first n samples of a split (n = 0: all of them), sharing storage. n
+// beyond the split is a ValueError "<program>: <flag> n exceeds the N
+// <split_name> images of <dataset>".
+ImageDataset first_samples(const ImageDataset& split, int64_t n, const std::string& program, const std::string& flag,
+                           const std::string& split_name);
 
 }  // namespace engram::data

@@ -7,12 +7,6 @@
 
 namespace engram::data {
 
-namespace {
-// A Spaced KD buffer of s epochs straddles up to ceil(s) + 1 epochs; four
-// resident orders cover s <= 3 without re-uploading during a replay.
-constexpr size_t kResidentEpochs = 4;
-}  // namespace
-
 EpochSampler::EpochSampler(int64_t dataset_size, int64_t batch_size, uint64_t seed, bool shuffle, bool drop_last)
     : dataset_size_(dataset_size), batch_size_(batch_size), seed_(seed), shuffle_(shuffle), drop_last_(drop_last) {
   ENGRAM_CHECK(dataset_size >= 1 && dataset_size <= INT32_MAX, ValueError, "EpochSampler",
@@ -60,6 +54,8 @@ Loader::Loader(const DeviceDataset& dataset, const LoaderOptions& options)
       sampler_(dataset.size(), options.batch_size, options.seed, options.shuffle, options.drop_last) {
   ENGRAM_CHECK(dataset.images.defined() && dataset.images.dim() == 4, ShapeError, "Loader",
                "expected a dataset of images [N, C, H, W]");
+  ENGRAM_CHECK(options.resident_epochs >= 1, ValueError, "Loader",
+               "resident_epochs must be >= 1, got " + std::to_string(options.resident_epochs));
   // Fails early on a bad augmentation spec instead of at the first step.
   make_batch_params(options.augment, dataset.channels(), dataset.height(), dataset.width(), dataset.size(),
                     options.batch_size, options.seed, 0);
@@ -96,7 +92,7 @@ const Tensor& Loader::epoch_order(uint64_t epoch) {
   }
   Tensor order = Tensor::from_vector(sampler_.order(key), {sampler_.dataset_size()}, dataset_.device());
   resident_.insert(resident_.begin(), ResidentOrder{key, order});
-  if (resident_.size() > kResidentEpochs) resident_.pop_back();
+  if (static_cast<int64_t>(resident_.size()) > options_.resident_epochs) resident_.pop_back();
   return resident_.front().order;
 }
 

@@ -47,6 +47,10 @@ struct LoaderOptions {
   bool drop_last = true;
   uint64_t seed = 0;
   AugmentSpec augment;  // see dataset_spec() for each dataset's defaults
+  // Epoch orders kept on the device (16 bytes per sample each). A Spaced KD
+  // buffer of s epochs straddles up to ceil(s) + 1 epochs: the default 4
+  // covers s <= 3 without re-uploading an order during a replay.
+  int64_t resident_epochs = 4;
 };
 
 // One step's batch. `images` and `labels` are the loader's buffers (or views
@@ -64,8 +68,8 @@ struct Batch {
 // Batches of a device-resident dataset on its device. The epoch's order is
 // uploaded once per epoch (a host-to-device copy, the only synchronisation);
 // steps take slices of it with no copy and no synchronisation. The orders of
-// the four most recently used epochs stay resident (16 bytes per sample), so
-// replaying recent epochs' batches (Spaced KD) does not upload again.
+// the most recently used epochs stay resident (LoaderOptions::resident_epochs),
+// so replaying recent epochs' batches (Spaced KD) does not upload again.
 class Loader {
  public:
   Loader(const DeviceDataset& dataset, const LoaderOptions& options);

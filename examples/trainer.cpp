@@ -14,6 +14,7 @@
 #include "kernels/loss.h"
 #include "kernels/reduce.h"
 #include "nn/checkpoint.h"
+#include "nn/evaluate.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 
@@ -28,18 +29,6 @@ std::string str(double v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%g", v);
   return buf;
-}
-
-// The first n samples of a split (n = 0: all of them), sharing storage.
-data::ImageDataset first_samples(const data::ImageDataset& ds, int64_t n, const char* flag, const char* split) {
-  if (n == 0) return ds;
-  ENGRAM_CHECK(n <= ds.size(), ValueError, kOp,
-               std::string(flag) + " " + std::to_string(n) + " exceeds the " + std::to_string(ds.size()) + " " + split +
-                   " images of " + ds.name);
-  data::ImageDataset out = ds;
-  out.images = ds.images.narrow_rows(0, n);
-  out.labels = ds.labels.narrow_rows(0, n);
-  return out;
 }
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, std::vector<Tensor> params) {
@@ -108,14 +97,14 @@ class Run {
  public:
   Run(const TrainConfig& config, const TrainHooks& hooks) : config_(config), hooks_(hooks) {
     validate(config_);
-    device_ = resolve_device(config_.device);
+    device_ = resolve_device(config_.device, kOp);
     spec_ = data::dataset_spec(config_.dataset);
     if (!hooks_.make_model) check_model_name(config_.model);
-    std::string dir = config_.data_dir.empty() ? default_data_dir(config_.dataset) : config_.data_dir;
+    std::string dir = config_.data_dir.empty() ? data::default_data_dir(config_.dataset) : config_.data_dir;
     data::ImageDataset train_split =
-        first_samples(data::load_dataset(config_.dataset, dir, true), config_.subset, "--subset", "training");
+        data::first_samples(data::load_dataset(config_.dataset, dir, true), config_.subset, kOp, "--subset", "training");
     data::ImageDataset test_split =
-        first_samples(data::load_dataset(config_.dataset, dir, false), config_.test_subset, "--test-subset", "test");
+        data::first_samples(data::load_dataset(config_.dataset, dir, false), config_.test_subset, kOp, "--test-subset", "test");
     ENGRAM_CHECK(config_.batch <= train_split.size(), ValueError, kOp,
                  "--batch " + std::to_string(config_.batch) + " is larger than the " +
                      std::to_string(train_split.size()) + " training images");
@@ -198,23 +187,10 @@ class Run {
   }
 
   void evaluate(data::Loader& loader, EpochMetrics& metrics) {
-    const int64_t steps = loader.steps_per_epoch();
-    NoGradGuard no_grad;
-    model_->eval();
-    Tensor step_loss_sums = Tensor::zeros({steps}, DType::f32, device_);
-    Tensor step_correct = Tensor::zeros({steps}, DType::i32, device_);
-    for (int64_t step = 0; step < steps; ++step) {
-      data::Batch batch = loader.batch(0, step);
-      Tensor logits = model_->forward(batch.images).logits;
-      step_loss_sums.narrow_rows(step, 1).copy_(cross_entropy(logits, batch.labels, Reduction::sum).reshape({1}));
-      step_correct.narrow_rows(step, 1).copy_(count_correct(logits, batch.labels).reshape({1}));
-    }
-    model_->train();
-    std::vector<float> sums = step_loss_sums.to_vector<float>();
-    std::vector<int32_t> correct = step_correct.to_vector<int32_t>();
-    double samples = static_cast<double>(test_data_.size());
-    metrics.test_loss = std::accumulate(sums.begin(), sums.end(), 0.0) / samples;
-    metrics.test_accuracy = 100.0 * std::accumulate(correct.begin(), correct.end(), 0.0) / samples;
+    nn::Evaluation result =
+        nn::evaluate(*model_, loader, [this](const Tensor& images) { return model_->forward(images).logits; });
+    metrics.test_loss = result.loss;
+    metrics.test_accuracy = result.accuracy;
   }
 
   nn::CheckpointParts parts() { return {{{"", model_.get()}}, {{"optimizer", optimizer_.get()}}}; }
@@ -329,29 +305,6 @@ void validate(const TrainConfig& c) {
   ENGRAM_CHECK(c.subset >= 0, ValueError, kOp, "--subset must be >= 0, got " + std::to_string(c.subset));
   ENGRAM_CHECK(c.test_subset >= 0, ValueError, kOp, "--test-subset must be >= 0, got " + std::to_string(c.test_subset));
   ENGRAM_CHECK(!c.out_dir.empty(), ValueError, kOp, "--out must name a folder, got an empty string");
-}
-
-Device resolve_device(const std::string& name) {
-  if (name == "auto") return cuda_available() ? Device::cuda() : Device::cpu();
-  ENGRAM_CHECK(name == "cpu" || name == "cuda", ValueError, kOp,
-               "--device must be auto, cpu or cuda, got \"" + name + "\"");
-  if (name == "cpu") return Device::cpu();
-#if ENGRAM_HAS_CUDA
-  ENGRAM_CHECK(cuda_available(), DeviceError, kOp, "--device cuda: no CUDA GPU is visible");
-#else
-  throw DeviceError("train: --device cuda: engram was built without CUDA (use --device cpu or auto)");
-#endif
-  return Device::cuda();
-}
-
-std::string default_data_dir(const std::string& dataset) {
-  data::dataset_spec(dataset);  // rejects unknown names, listing the known ones
-  if (dataset == "fashion-mnist") return data::default_fashion_mnist_dir();
-  // The folders the official archives unpack to, under ./datasets.
-  if (dataset == "mnist") return "datasets/mnist";
-  if (dataset == "cifar10") return "datasets/cifar-10-batches-bin";
-  if (dataset == "cifar100") return "datasets/cifar-100-binary";
-  return "datasets/tiny-imagenet-200";
 }
 
 TrainSummary run_training(const TrainConfig& config, const TrainHooks& hooks) {

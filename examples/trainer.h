@@ -29,7 +29,7 @@ namespace engram::train {
 
 struct TrainConfig {
   std::string dataset = "fashion-mnist";  // a data::dataset_names() entry
-  std::string data_dir;                   // empty: default_data_dir(dataset)
+  std::string data_dir;                   // empty: data::default_data_dir(dataset)
   std::string model = "resnet20";         // a model-zoo name (nn::model_names())
   int64_t epochs = 30;
   int64_t batch = 128;
@@ -72,10 +72,6 @@ struct TrainSummary {
 
 // Throws ValueError (message "train: --flag ...") for an invalid configuration.
 void validate(const TrainConfig& config);
-// auto: CUDA when a GPU is visible, else the CPU. DeviceError for cuda without one.
-Device resolve_device(const std::string& name);
-// The folder a dataset is read from when --data is not given.
-std::string default_data_dir(const std::string& dataset);
 
 // Trains (or resumes) as configured. Throws engram::Error on bad input
 // (configuration, dataset, checkpoint) and NumericalError when the loss

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "data/dataset.h"
 #include "data/idx.h"
 #include "examples/progress.h"
 #include "examples/train_cli.h"
@@ -117,15 +118,15 @@ TEST_CASE("run_training rejects a bad model, dataset, device or subset before tr
 }
 
 TEST_CASE("devices and default data folders", "[train][cli]") {
-  CHECK(resolve_device("cpu") == Device::cpu());
-  CHECK(resolve_device("auto") == (cuda_available() ? Device::cuda() : Device::cpu()));
+  CHECK(resolve_device("cpu", "train") == Device::cpu());
+  CHECK(resolve_device("auto", "train") == (cuda_available() ? Device::cuda() : Device::cpu()));
   if (!cuda_available())
-    CHECK_THAT(message_of<DeviceError>([&] { resolve_device("cuda"); }), StartsWith("train: --device cuda"));
-  CHECK(default_data_dir("fashion-mnist") == data::default_fashion_mnist_dir());
-  CHECK(default_data_dir("cifar10") == "datasets/cifar-10-batches-bin");
-  CHECK(default_data_dir("cifar100") == "datasets/cifar-100-binary");
-  CHECK(default_data_dir("tiny-imagenet") == "datasets/tiny-imagenet-200");
-  CHECK_THROWS_AS(default_data_dir("svhn"), ValueError);
+    CHECK_THAT(message_of<DeviceError>([&] { resolve_device("cuda", "train"); }), StartsWith("train: --device cuda"));
+  CHECK(data::default_data_dir("fashion-mnist") == data::default_fashion_mnist_dir());
+  CHECK(data::default_data_dir("cifar10") == "datasets/cifar-10-batches-bin");
+  CHECK(data::default_data_dir("cifar100") == "datasets/cifar-100-binary");
+  CHECK(data::default_data_dir("tiny-imagenet") == "datasets/tiny-imagenet-200");
+  CHECK_THROWS_AS(data::default_data_dir("svhn"), ValueError);
 }
 
 TEST_CASE("the command line exits 0 for --help and 1 for bad flags", "[train][cli]") {
