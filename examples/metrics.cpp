@@ -110,29 +110,25 @@ std::string number(double v) {
   return buf;
 }
 
-struct Series {
-  std::string name, color;
-  std::function<double(const EpochMetrics&)> value;
-};
-
-// One panel of the plot: a frame at (left, top) of size (width, height) in
-// pixels, epochs on x, the series' values on y.
-void draw_panel(std::ostringstream& svg, const std::vector<EpochMetrics>& history, double left, double top,
-                double width, double height, const std::string& y_label, const std::vector<Series>& series,
-                double y_floor, double y_ceiling) {
-  // The y axis always includes [y_floor, y_ceiling] (0 for losses, 100 % for accuracies).
+// One panel of a plot: a frame at (left, top) of size (width, height) in
+// pixels, epochs on x. The y axis always includes [y_floor, y_ceiling] (0 for
+// losses, 100 % for accuracies); non-finite points are left out.
+void draw_panel(std::ostringstream& svg, const std::vector<Curve>& curves, double left, double top, double width,
+                double height, const std::string& y_label, double y_floor, double y_ceiling) {
   double lo = y_floor, hi = y_ceiling;
-  for (const Series& s : series)
-    for (const EpochMetrics& m : history) {
-      double v = s.value(m);
-      if (!std::isfinite(v)) continue;
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
+  double first_epoch = 1.0, last_epoch = 1.0;
+  bool any = false;
+  for (const Curve& c : curves)
+    for (size_t i = 0; i < c.epochs.size(); ++i) {
+      first_epoch = any ? std::min(first_epoch, c.epochs[i]) : c.epochs[i];
+      last_epoch = any ? std::max(last_epoch, c.epochs[i]) : c.epochs[i];
+      any = true;
+      if (!std::isfinite(c.values[i])) continue;
+      lo = std::min(lo, c.values[i]);
+      hi = std::max(hi, c.values[i]);
     }
   std::vector<double> y_ticks = nice_ticks(lo, hi);
   double y_min = y_ticks.front(), y_max = y_ticks.back();
-  double last_epoch = history.empty() ? 1.0 : static_cast<double>(history.back().epoch);
-  double first_epoch = history.empty() ? 1.0 : static_cast<double>(history.front().epoch);
   if (last_epoch <= first_epoch) last_epoch = first_epoch + 1;
   auto x_of = [&](double epoch) { return left + (epoch - first_epoch) / (last_epoch - first_epoch) * width; };
   auto y_of = [&](double v) { return top + height - (v - y_min) / (y_max - y_min) * height; };
@@ -157,26 +153,44 @@ void draw_panel(std::ostringstream& svg, const std::vector<EpochMetrics>& histor
   svg << "<text transform='translate(" << left - 45 << "," << top + height / 2 << ") rotate(-90)' text-anchor='middle'>"
       << xml_escape(y_label) << "</text>\n";
 
-  for (size_t k = 0; k < series.size(); ++k) {
-    const Series& s = series[k];
+  for (size_t k = 0; k < curves.size(); ++k) {
+    const Curve& c = curves[k];
     std::string points;
-    for (const EpochMetrics& m : history) {
-      double v = s.value(m);
-      if (!std::isfinite(v)) continue;
-      points += number(x_of(static_cast<double>(m.epoch))) + "," + number(y_of(v)) + " ";
-      svg << "<circle cx='" << x_of(static_cast<double>(m.epoch)) << "' cy='" << y_of(v) << "' r='2.5' fill='"
-          << s.color << "'/>\n";
+    for (size_t i = 0; i < c.epochs.size(); ++i) {
+      if (!std::isfinite(c.values[i])) continue;
+      double x = x_of(c.epochs[i]), y = y_of(c.values[i]);
+      points += number(x) + "," + number(y) + " ";
+      svg << "<circle cx='" << x << "' cy='" << y << "' r='2.5' fill='" << c.color << "'/>\n";
     }
-    svg << "<polyline fill='none' stroke='" << s.color << "' stroke-width='2' points='" << points << "'/>\n";
-    // The legend sits in a row above the frame, where no curve can hide it.
-    double legend_x = left + 140 * static_cast<double>(k), legend_y = top - 8;
+    svg << "<polyline fill='none' stroke='" << c.color << "' stroke-width='2' points='" << points << "'/>\n";
+    // The legend sits in rows above the frame, where no curve can hide it.
+    const size_t per_row = std::max<size_t>(1, static_cast<size_t>(width / 150));
+    const size_t rows = (curves.size() + per_row - 1) / per_row;
+    double legend_x = left + 150 * static_cast<double>(k % per_row);
+    double legend_y = top - 8 - 16 * static_cast<double>(rows - 1 - k / per_row);
     svg << "<line x1='" << legend_x << "' y1='" << legend_y - 4 << "' x2='" << legend_x + 20 << "' y2='" << legend_y - 4
-        << "' stroke='" << s.color << "' stroke-width='2'/><text x='" << legend_x + 26 << "' y='" << legend_y << "'>"
-        << xml_escape(s.name) << "</text>\n";
+        << "' stroke='" << c.color << "' stroke-width='2'/><text x='" << legend_x + 26 << "' y='" << legend_y << "'>"
+        << xml_escape(c.name) << "</text>\n";
   }
 }
 
+Curve curve_of(const std::vector<EpochMetrics>& history, const std::string& name, const std::string& color,
+               double (*value)(const EpochMetrics&)) {
+  Curve c{name, color, {}, {}};
+  for (const EpochMetrics& m : history) {
+    c.epochs.push_back(static_cast<double>(m.epoch));
+    c.values.push_back(value(m));
+  }
+  return c;
+}
+
 }  // namespace
+
+std::string plot_color(size_t k) {
+  static const char* const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  return palette[k % 10];
+}
 
 std::string metrics_svg(const std::vector<EpochMetrics>& history, const std::string& title) {
   const double panel_width = 400, panel_height = 300, top = 60;
@@ -185,15 +199,30 @@ std::string metrics_svg(const std::vector<EpochMetrics>& history, const std::str
          "font-size='12'>\n<rect width='960' height='420' fill='white'/>\n<text x='480' y='24' "
          "text-anchor='middle' font-size='16'>"
       << xml_escape(title) << "</text>\n";
-  const std::string blue = "#1f77b4", orange = "#ff7f0e";
-  draw_panel(svg, history, 70, top, panel_width, panel_height, "loss",
-             {{"train loss", blue, [](const EpochMetrics& m) { return m.train_loss; }},
-              {"test loss", orange, [](const EpochMetrics& m) { return m.test_loss; }}},
-             0.0, 0.0);
-  draw_panel(svg, history, 550, top, panel_width, panel_height, "accuracy (%)",
-             {{"train accuracy", blue, [](const EpochMetrics& m) { return m.train_accuracy; }},
-              {"test accuracy", orange, [](const EpochMetrics& m) { return m.test_accuracy; }}},
-             100.0, 100.0);
+  const std::string blue = plot_color(0), orange = plot_color(1);
+  draw_panel(svg,
+             {curve_of(history, "train loss", blue, [](const EpochMetrics& m) { return m.train_loss; }),
+              curve_of(history, "test loss", orange, [](const EpochMetrics& m) { return m.test_loss; })},
+             70, top, panel_width, panel_height, "loss", 0.0, 0.0);
+  draw_panel(svg,
+             {curve_of(history, "train accuracy", blue, [](const EpochMetrics& m) { return m.train_accuracy; }),
+              curve_of(history, "test accuracy", orange, [](const EpochMetrics& m) { return m.test_accuracy; })},
+             550, top, panel_width, panel_height, "accuracy (%)", 100.0, 100.0);
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+std::string curves_svg(const std::string& title, const std::string& y_label, const std::vector<Curve>& curves,
+                       double y_floor, double y_ceiling) {
+  const double width = 960, panel_width = 820, panel_height = 360;
+  const size_t legend_rows = (curves.size() + 4) / 5;  // 820 px hold five legend entries a row
+  const double top = 50 + 16 * static_cast<double>(legend_rows), height = top + panel_height + 60;
+  std::ostringstream svg;
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
+      << "' font-family='sans-serif' font-size='12'>\n<rect width='" << width << "' height='" << height
+      << "' fill='white'/>\n<text x='" << width / 2 << "' y='24' text-anchor='middle' font-size='16'>"
+      << xml_escape(title) << "</text>\n";
+  draw_panel(svg, curves, 90, top, panel_width, panel_height, y_label, y_floor, y_ceiling);
   svg << "</svg>\n";
   return svg.str();
 }

@@ -31,6 +31,18 @@ nlohmann::ordered_json metrics_json(const std::vector<EpochMetrics>& history);
 // (train, test), each with axes, ticks, labels and a legend.
 std::string metrics_svg(const std::vector<EpochMetrics>& history, const std::string& title);
 
+// A curve of a plot: one value per epoch (non-finite values are left out).
+struct Curve {
+  std::string name, color;
+  std::vector<double> epochs, values;
+};
+// The k-th colour of a ten-colour palette (cycling).
+std::string plot_color(size_t k);
+// A self-contained SVG with one panel: the curves over epochs, a legend above
+// it; the y axis includes [y_floor, y_ceiling].
+std::string curves_svg(const std::string& title, const std::string& y_label, const std::vector<Curve>& curves,
+                       double y_floor, double y_ceiling);
+
 // Writes metrics.csv, metrics.json and metrics.svg into `dir` (created if
 // missing), each atomically (temp file + rename). Throws IOError naming the file.
 void write_metrics_files(const std::string& dir, const std::vector<EpochMetrics>& history, const std::string& title);
