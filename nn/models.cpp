@@ -138,7 +138,7 @@ std::vector<std::string> model_names() {
 }
 
 std::vector<std::string> resnet_names() {
-  return {"resnet18", "resnet34", "resnet50", "resnet20", "resnet32", "resnet56", "resnet110"};
+  return {"resnet18", "resnet34", "resnet50", "resnet8", "resnet14", "resnet20", "resnet32", "resnet56", "resnet110"};
 }
 
 std::optional<ResNetConfig> resnet_config(const std::string& name) {
@@ -147,7 +147,9 @@ std::optional<ResNetConfig> resnet_config(const std::string& name) {
   if (name == "resnet18") return ResNetConfig{B::basic, {2, 2, 2, 2}, wide};
   if (name == "resnet34") return ResNetConfig{B::basic, {3, 4, 6, 3}, wide};
   if (name == "resnet50") return ResNetConfig{B::bottleneck, {3, 4, 6, 3}, wide};
-  const std::map<std::string, int64_t> cifar_depths = {{"resnet20", 20}, {"resnet32", 32}, {"resnet56", 56}, {"resnet110", 110}};
+  // He et al.'s 6n + 2 family; 8 and 14 are the small members the CPU budgets use.
+  const std::map<std::string, int64_t> cifar_depths = {{"resnet8", 8},   {"resnet14", 14},  {"resnet20", 20},
+                                                       {"resnet32", 32}, {"resnet56", 56}, {"resnet110", 110}};
   if (auto it = cifar_depths.find(name); it != cifar_depths.end()) {
     int64_t n = (it->second - 2) / 6;
     return ResNetConfig{B::basic, {n, n, n}, thin};

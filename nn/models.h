@@ -54,7 +54,7 @@ struct ResNetConfig {
   std::vector<int64_t> blocks_per_stage;
   std::vector<int64_t> stage_planes;
 };
-// resnet18/34/50 and resnet20/32/56/110; nullopt for any other name.
+// resnet18/34/50 and resnet8/14/20/32/56/110; nullopt for any other name.
 std::optional<ResNetConfig> resnet_config(const std::string& name);
 std::vector<std::string> resnet_names();
 
@@ -90,8 +90,8 @@ class MobileNetV2 : public Classifier {
   std::shared_ptr<Linear> linear;
 };
 
-// By name: resnet18, resnet34, resnet50, resnet20, resnet32, resnet56,
-// resnet110, wrn16_2, wrn40_2, vgg11, vgg13, vgg16, mobilenetv2.
+// By name: resnet18, resnet34, resnet50, resnet8, resnet14, resnet20,
+// resnet32, resnet56, resnet110, wrn16_2, wrn40_2, vgg11, vgg13, vgg16, mobilenetv2.
 std::shared_ptr<Classifier> make_model(const std::string& name, int64_t in_channels, int64_t num_classes);
 std::vector<std::string> model_names();
 

@@ -68,7 +68,7 @@ class MultiExitResNet : public Module {
   int64_t num_classes_ = 0;
 };
 
-// By ResNet name of the zoo: resnet18, resnet34, resnet50, resnet20, resnet32,
+// By ResNet name of the zoo: resnet18, resnet34, resnet50, resnet8, resnet14, resnet20, resnet32,
 // resnet56, resnet110. Any other name is a ValueError listing these.
 std::shared_ptr<MultiExitResNet> make_multi_exit_model(const std::string& name, int64_t in_channels,
                                                        int64_t num_classes);
