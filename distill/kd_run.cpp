@@ -1,6 +1,7 @@
 #include "distill/kd_run.h"
 
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -302,7 +303,7 @@ class KdRun {
 
   void deepest_exit_step(const BatchRef& ref, const data::Batch& batch) {
     std::vector<nn::ModelOutput> exits = multi_exit_->forward(batch.images);
-    Tensor loss = cross_entropy(exits.back().logits, batch.labels, Reduction::mean, c_.loss.label_smoothing);
+    Tensor loss = cross_entropy(exits.back().logits, batch.labels);
     update(*student_optimizer_, loss, lr_of(ref));
     teacher_losses_.record(loss);
     emit(EventKind::teacher_step, ref, batch);
@@ -330,11 +331,10 @@ class KdRun {
   }
 
   void finish_epoch(KdEpochMetrics& m, KdRunResult& result) {
-    int64_t reads = 0;
     m.student_steps = student_losses_.count();
+    int64_t reads = (teacher_losses_.count() > 0 ? 1 : 0) + (student_losses_.count() > 0 ? 1 : 0);
     std::vector<float> teacher = teacher_losses_.take();
     std::vector<float> student = student_losses_.take();
-    reads += 2;
     result.teacher_step_losses.insert(result.teacher_step_losses.end(), teacher.begin(), teacher.end());
     result.student_step_losses.insert(result.student_step_losses.end(), student.begin(), student.end());
     m.teacher_train_loss = mean_of(teacher);
@@ -389,6 +389,7 @@ class KdRun {
                             {"generator", {{"seed", gen.seed()}, {"offset", gen.offset()}}},
                             {"replay_buffer", schedule_->state()},
                             {"history", history}};
+    std::filesystem::create_directories(c_.out_dir);
     std::string path = c_.out_dir + "/last.safetensors";
     nn::save_checkpoint(path, parts(), state);
     return path;
@@ -520,6 +521,9 @@ void validate(const KdRunConfig& c) {
   ENGRAM_CHECK(c.subset >= 0, ValueError, kOp, "--subset must be >= 0, got " + std::to_string(c.subset));
   ENGRAM_CHECK(c.test_subset >= 0, ValueError, kOp, "--test-subset must be >= 0, got " + std::to_string(c.test_subset));
   if (c.mode == Mode::self || c.mode == Mode::spaced_self) {
+    ENGRAM_CHECK(c.loss.label_smoothing == 0 && c.loss.kl_form == KLForm::standard, ValueError, kOp,
+                 "--label-smoothing and --kl reference apply to teacher-student KD; --mode " + mode_name(c.mode) +
+                     " uses BYOT's losses (distill/self_kd.h)");
     nn::make_multi_exit_model(c.student_model, 1, 2);  // rejects a model without a multi-exit form, naming them
     return;
   }

@@ -69,7 +69,9 @@ struct KdRunConfig {
   int64_t test_subset = 0;  // > 0: the first `test_subset` test images
 };
 
-// Teacher columns are NaN where a mode has no trained teacher (baseline, the self modes).
+// Teacher columns are NaN where a mode has no teacher (baseline, self); in
+// spaced-self the teacher is the deepest exit: its train loss is the CE of the
+// every-step updates, its test columns NaN (the student's are the deepest exit's).
 struct KdEpochMetrics {
   int64_t epoch = 0;  // 1-based
   double lr = 0;      // at the epoch's first step

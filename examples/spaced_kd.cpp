@@ -208,9 +208,10 @@ int main(int argc, char** argv) {
   app.add_option("--modes", modes, "rows: baseline, offline, online, spaced, self, spaced-self")
       ->delimiter(',')
       ->capture_default_str();
-  app.add_option("--s", s_values, "space intervals in epochs for the spaced modes (a sweep: 0.5,1,1.5)")
-      ->delimiter(',')
-      ->capture_default_str();
+  auto* s_flag = app.add_option("--s", s_values,
+                                "space intervals in epochs for the spaced modes, a sweep like 0.5,1,1.5 (default "
+                                "1.5; spaced-self: 4, as the reference)")
+                     ->delimiter(',');
   app.add_option("--seeds", seeds, "number of seeds (0, 1, ...); default: the budget's");
   app.add_option("--budget", budget, "auto (gpu when a GPU is used), cpu or gpu: models, epochs and subset defaults")
       ->capture_default_str();
@@ -267,7 +268,9 @@ int main(int argc, char** argv) {
         rows.push_back({mode, 0.0});
         continue;
       }
-      for (double s : s_values) rows.push_back({mode, s});
+      if (mode == Mode::spaced_self && !s_flag->count()) rows.push_back({mode, 4.0});
+      else
+        for (double s : s_values) rows.push_back({mode, s});
     }
     // Every configuration is checked before the first run starts.
     for (const Row& row : rows) {

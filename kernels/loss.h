@@ -34,9 +34,9 @@ Tensor kl_div_with_temperature(const Tensor& student_logits, const Tensor& teach
 // KLDivLoss(reduction='batchmean')(input = softmax(s/T), target = softmax(t/T))
 // * T^2, but KLDivLoss expects log-probabilities as input, so it computes
 //   T^2 / N * sum_ij q_ij (log q_ij - r_ij)           (r itself, not log r)
-// instead of the KL divergence. The value can be negative, and its gradient
-// with respect to s_j is -T * r_j (q_j - sum_k q_k r_k) instead of the
-// standard T * (r_j - q_j). Differentiable like kl_div_with_temperature.
+// instead of the KL divergence. Per row that is T^2 (-H(q) - sum_j q_j r_j),
+// always negative; its gradient with respect to s_j is
+// -T * r_j (q_j - sum_k q_k r_k) instead of the standard T * (r_j - q_j). Differentiable like kl_div_with_temperature.
 Tensor kl_div_reference_compat(const Tensor& student_logits, const Tensor& teacher_logits, double temperature);
 
 // mean((a - b)^2) over all elements (none -> elementwise, sum -> total); any shape.
