@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "distill/self_kd.h"
 #include "kernels/elementwise.h"
+#include "nn/bn_recalibrate.h"
 #include "nn/checkpoint.h"
 #include "nn/evaluate.h"
 #include "nn/multi_exit.h"
@@ -53,6 +54,7 @@ nlohmann::json run_identity(const KdRunConfig& c) {
           {"student_model", c.student_model},  {"batch", c.batch},
           {"seed", c.seed},                    {"subset", c.subset},
           {"augment", c.augment},              {"mutual", c.mutual},
+          {"bn_recalibrate", c.bn_recalibrate},
           {"teacher_bn", c.teacher_bn},        {"epochs", c.epochs}};
 }
 
@@ -66,6 +68,8 @@ nlohmann::json to_json(const KdEpochMetrics& m) {
           {"student_train_loss", number(m.student_train_loss)},
           {"student_test_loss", number(m.student_test_loss)},
           {"student_test_acc", number(m.student_test_accuracy)},
+          {"teacher_test_acc_bn_recal", number(m.teacher_recalibrated_accuracy)},
+          {"student_test_acc_bn_recal", number(m.student_recalibrated_accuracy)},
           {"student_steps", m.student_steps},
           {"seconds", m.seconds}};
 }
@@ -81,6 +85,8 @@ KdEpochMetrics metrics_from_json(const nlohmann::json& j) {
   m.student_train_loss = number("student_train_loss");
   m.student_test_loss = number("student_test_loss");
   m.student_test_accuracy = number("student_test_acc");
+  m.teacher_recalibrated_accuracy = number("teacher_test_acc_bn_recal");
+  m.student_recalibrated_accuracy = number("student_test_acc_bn_recal");
   m.student_steps = j.at("student_steps").get<int64_t>();
   m.seconds = number("seconds");
   return m;
@@ -349,23 +355,38 @@ class KdRun {
         ENGRAM_CHECK(std::isfinite(v), NumericalError, kOp,
                      "a training loss became " + str(v) + " in epoch " + std::to_string(m.epoch) +
                          " (try a lower --lr); the checkpoint of the previous epoch is kept");
-    m.teacher_test_loss = m.teacher_test_accuracy = kNaN;
-    if (teacher_) {
-      nn::Evaluation t = nn::evaluate(*teacher_, *test_loader_,
-                                      [this](const Tensor& x) { return teacher_->forward(x).logits; });
-      m.teacher_test_loss = t.loss;
-      m.teacher_test_accuracy = t.accuracy;
-      reads += 2;
-    }
-    nn::Evaluation s =
-        self_mode() ? nn::evaluate(*multi_exit_, *test_loader_,
-                                   [this](const Tensor& x) { return multi_exit_->forward(x).back().logits; })
-                    : nn::evaluate(*student_, *test_loader_,
-                                   [this](const Tensor& x) { return student_->forward(x).logits; });
-    m.student_test_loss = s.loss;
-    m.student_test_accuracy = s.accuracy;
-    reads += 2;
+    m.teacher_test_loss = m.teacher_test_accuracy = m.teacher_recalibrated_accuracy = kNaN;
+    const uint64_t epoch = static_cast<uint64_t>(m.epoch - 1);
+    // Test loss and accuracy, and the accuracy after BN recalibration when asked for.
+    auto evaluate = [&](nn::Module& model, const std::function<Tensor(const Tensor&)>& logits, double& loss,
+                        double& accuracy, double& recalibrated) {
+      nn::Evaluation e = nn::evaluate(model, *test_loader_, logits);
+      loss = e.loss;
+      accuracy = e.accuracy;
+      recalibrated = c_.bn_recalibrate > 0 ? recalibrated_accuracy(model, logits, epoch) : kNaN;
+      reads += c_.bn_recalibrate > 0 ? 4 : 2;
+    };
+    if (teacher_)
+      evaluate(*teacher_, [this](const Tensor& x) { return teacher_->forward(x).logits; }, m.teacher_test_loss,
+               m.teacher_test_accuracy, m.teacher_recalibrated_accuracy);
+    if (self_mode())
+      evaluate(*multi_exit_, [this](const Tensor& x) { return multi_exit_->forward(x).back().logits; },
+               m.student_test_loss, m.student_test_accuracy, m.student_recalibrated_accuracy);
+    else
+      evaluate(*student_, [this](const Tensor& x) { return student_->forward(x).logits; }, m.student_test_loss,
+               m.student_test_accuracy, m.student_recalibrated_accuracy);
     host_reads_per_epoch_ = reads;
+  }
+
+  // The test accuracy with BN statistics recomputed on this epoch's first
+  // training batches; the model's own statistics are put back afterwards.
+  double recalibrated_accuracy(nn::Module& model, const std::function<Tensor(const Tensor&)>& logits,
+                               uint64_t epoch) {
+    nn::BatchNormState saved(model);
+    nn::bn_recalibrate(model, *train_loader_, c_.bn_recalibrate, [&](const Tensor& x) { logits(x); }, epoch);
+    double accuracy = nn::evaluate(model, *test_loader_, logits).accuracy;
+    saved.restore();
+    return accuracy;
   }
 
   nn::CheckpointParts parts() {
@@ -435,10 +456,17 @@ class KdRun {
     if (!hooks_.log) return;
     std::fprintf(hooks_.log, "%s epoch %lld/%lld: ", mode_name(c_.mode).c_str(), static_cast<long long>(m.epoch),
                  static_cast<long long>(c_.epochs));
+    auto recalibrated = [](double v) {
+      char buf[32] = "";
+      if (!std::isnan(v)) std::snprintf(buf, sizeof(buf), " (BN recal %.2f %%)", v);
+      return std::string(buf);
+    };
     if (!std::isnan(m.teacher_test_accuracy))
-      std::fprintf(hooks_.log, "teacher loss %.4f test %.2f %% | ", m.teacher_train_loss, m.teacher_test_accuracy);
-    std::fprintf(hooks_.log, "student loss %.4f test %.2f %% (%lld steps) | lr %.4g | %.1f s\n", m.student_train_loss,
-                 m.student_test_accuracy, static_cast<long long>(m.student_steps), m.lr, m.seconds);
+      std::fprintf(hooks_.log, "teacher loss %.4f test %.2f %%%s | ", m.teacher_train_loss, m.teacher_test_accuracy,
+                   recalibrated(m.teacher_recalibrated_accuracy).c_str());
+    std::fprintf(hooks_.log, "student loss %.4f test %.2f %%%s (%lld steps) | lr %.4g | %.1f s\n",
+                 m.student_train_loss, m.student_test_accuracy, recalibrated(m.student_recalibrated_accuracy).c_str(),
+                 static_cast<long long>(m.student_steps), m.lr, m.seconds);
     std::fflush(hooks_.log);
   }
 
@@ -519,6 +547,8 @@ void validate(const KdRunConfig& c) {
   ENGRAM_CHECK(c.mode != Mode::offline || !c.teacher_checkpoint.empty(), ValueError, kOp,
                "--mode offline needs --teacher-checkpoint FILE (e.g. the last.safetensors of a `train` run)");
   ENGRAM_CHECK(c.subset >= 0, ValueError, kOp, "--subset must be >= 0, got " + std::to_string(c.subset));
+  ENGRAM_CHECK(c.bn_recalibrate >= 0, ValueError, kOp,
+               "--bn-recalibrate must be >= 0 batches, got " + std::to_string(c.bn_recalibrate));
   ENGRAM_CHECK(c.test_subset >= 0, ValueError, kOp, "--test-subset must be >= 0, got " + std::to_string(c.test_subset));
   if (c.mode == Mode::self || c.mode == Mode::spaced_self) {
     ENGRAM_CHECK(c.loss.label_smoothing == 0 && c.loss.kl_form == KLForm::standard, ValueError, kOp,

@@ -67,6 +67,10 @@ struct KdRunConfig {
   bool augment = true;
   int64_t subset = 0;       // > 0: the first `subset` training images
   int64_t test_subset = 0;  // > 0: the first `test_subset` test images
+  // > 0: every evaluation is also reported after recalibrating the BN running
+  // statistics on this many training batches (nn/bn_recalibrate.h); the run
+  // itself continues with the statistics it had.
+  int64_t bn_recalibrate = 0;
 };
 
 // Teacher columns are NaN where a mode has no teacher (baseline, self); in
@@ -77,6 +81,8 @@ struct KdEpochMetrics {
   double lr = 0;      // at the epoch's first step
   double teacher_train_loss = 0, teacher_test_loss = 0, teacher_test_accuracy = 0;
   double student_train_loss = 0, student_test_loss = 0, student_test_accuracy = 0;
+  // Test accuracy after BN recalibration (NaN when KdRunConfig::bn_recalibrate is 0).
+  double teacher_recalibrated_accuracy = 0, student_recalibrated_accuracy = 0;
   int64_t student_steps = 0;  // student steps taken in this epoch (bursts in the spaced modes)
   double seconds = 0;
 };

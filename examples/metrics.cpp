@@ -12,9 +12,18 @@
 
 namespace engram::train {
 
+namespace {
+nlohmann::json number_or_null(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+}  // namespace
+
 nlohmann::json to_json(const EpochMetrics& m) {
-  return {{"epoch", m.epoch},         {"train_loss", m.train_loss},  {"train_acc", m.train_accuracy},
-          {"test_loss", m.test_loss}, {"test_acc", m.test_accuracy}, {"lr", m.lr},
+  return {{"epoch", m.epoch},
+          {"train_loss", m.train_loss},
+          {"train_acc", m.train_accuracy},
+          {"test_loss", m.test_loss},
+          {"test_acc", m.test_accuracy},
+          {"test_acc_bn_recal", number_or_null(m.test_accuracy_bn_recal)},
+          {"lr", m.lr},
           {"seconds", m.seconds}};
 }
 
@@ -25,6 +34,8 @@ EpochMetrics epoch_metrics_from_json(const nlohmann::json& j) {
   m.train_accuracy = j.at("train_acc").get<double>();
   m.test_loss = j.at("test_loss").get<double>();
   m.test_accuracy = j.at("test_acc").get<double>();
+  if (j.contains("test_acc_bn_recal") && !j.at("test_acc_bn_recal").is_null())
+    m.test_accuracy_bn_recal = j.at("test_acc_bn_recal").get<double>();
   m.lr = j.at("lr").get<double>();
   m.seconds = j.at("seconds").get<double>();
   return m;
@@ -39,11 +50,13 @@ const EpochMetrics& best_epoch(const std::vector<EpochMetrics>& history) {
 }
 
 std::string metrics_csv(const std::vector<EpochMetrics>& history) {
-  std::string csv = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n";
-  char line[256];
+  std::string csv = "epoch,train_loss,train_acc,test_loss,test_acc,test_acc_bn_recal,lr,seconds\n";
+  char line[256], recal[32];
   for (const EpochMetrics& m : history) {
-    std::snprintf(line, sizeof(line), "%lld,%.6f,%.4f,%.6f,%.4f,%.6g,%.3f\n", static_cast<long long>(m.epoch),
-                  m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, m.lr, m.seconds);
+    recal[0] = '\0';  // empty when not measured
+    if (!std::isnan(m.test_accuracy_bn_recal)) std::snprintf(recal, sizeof(recal), "%.4f", m.test_accuracy_bn_recal);
+    std::snprintf(line, sizeof(line), "%lld,%.6f,%.4f,%.6f,%.4f,%s,%.6g,%.3f\n", static_cast<long long>(m.epoch),
+                  m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, recal, m.lr, m.seconds);
     csv += line;
   }
   return csv;
@@ -57,6 +70,7 @@ nlohmann::ordered_json metrics_json(const std::vector<EpochMetrics>& history) {
                       {"train_acc", m.train_accuracy},
                       {"test_loss", m.test_loss},
                       {"test_acc", m.test_accuracy},
+                      {"test_acc_bn_recal", number_or_null(m.test_accuracy_bn_recal)},
                       {"lr", m.lr},
                       {"seconds", m.seconds}});
   nlohmann::ordered_json out;
@@ -204,10 +218,13 @@ std::string metrics_svg(const std::vector<EpochMetrics>& history, const std::str
              {curve_of(history, "train loss", blue, [](const EpochMetrics& m) { return m.train_loss; }),
               curve_of(history, "test loss", orange, [](const EpochMetrics& m) { return m.test_loss; })},
              70, top, panel_width, panel_height, "loss", 0.0, 0.0);
-  draw_panel(svg,
-             {curve_of(history, "train accuracy", blue, [](const EpochMetrics& m) { return m.train_accuracy; }),
-              curve_of(history, "test accuracy", orange, [](const EpochMetrics& m) { return m.test_accuracy; })},
-             550, top, panel_width, panel_height, "accuracy (%)", 100.0, 100.0);
+  std::vector<Curve> accuracy = {
+      curve_of(history, "train accuracy", blue, [](const EpochMetrics& m) { return m.train_accuracy; }),
+      curve_of(history, "test accuracy", orange, [](const EpochMetrics& m) { return m.test_accuracy; })};
+  if (std::any_of(history.begin(), history.end(), [](const EpochMetrics& m) { return !std::isnan(m.test_accuracy_bn_recal); }))
+    accuracy.push_back(curve_of(history, "test, BN recal", plot_color(2),
+                                [](const EpochMetrics& m) { return m.test_accuracy_bn_recal; }));
+  draw_panel(svg, accuracy, 550, top, panel_width, panel_height, "accuracy (%)", 100.0, 100.0);
   svg << "</svg>\n";
   return svg.str();
 }

@@ -2,6 +2,7 @@
 // Per-epoch training metrics and the files the training program writes from
 // them: metrics.csv, metrics.json and metrics.svg (loss and accuracy curves).
 // Accuracies are percentages; losses are means over the epoch's samples.
+#include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -15,6 +16,7 @@ struct EpochMetrics {
   double test_loss = 0, test_accuracy = 0;
   double lr = 0;       // the learning rate of the epoch's first step
   double seconds = 0;  // training and evaluation wall time
+  double test_accuracy_bn_recal = NAN;  // after BN recalibration (--bn-recalibrate); NaN: not measured
 };
 
 // The checkpoint's form of one epoch (the same keys as metrics.json).

@@ -33,14 +33,14 @@ namespace {
 
 struct Budget {
   std::string teacher, student;
-  int64_t epochs, subset, test_subset, seeds;
+  int64_t epochs, subset, test_subset, seeds, bn_recalibrate;
 };
 
-// GPU: the whole of Fashion-MNIST. CPU: measured on a 2-core machine, the
-// three default rows (baseline, online, spaced; 1 + 2 + 2 model-trainings per
-// seed) take about 8 minutes.
-const Budget kGpuBudget{"resnet56", "resnet20", 40, 0, 0, 3};
-const Budget kCpuBudget{"resnet14", "resnet8", 4, 6144, 2000, 2};
+// GPU: the whole of Fashion-MNIST. CPU: sized so that the three default rows
+// (baseline, online, spaced; 1 + 2 + 2 model-trainings per seed) finish in
+// under 10 minutes on 2 cores (measured: see docs/results.md).
+const Budget kGpuBudget{"resnet56", "resnet20", 40, 0, 0, 3, 50};
+const Budget kCpuBudget{"resnet8", "resnet8", 3, 4096, 2000, 3, 10};
 
 struct Row {
   Mode mode;
@@ -97,17 +97,20 @@ double best_of(const std::vector<KdEpochMetrics>& h, double KdEpochMetrics::*fie
 struct TableRow {
   Row row;
   MeanStd student_best, student_last, teacher_best, teacher_last;
+  MeanStd student_best_recal, student_last_recal;  // after BN recalibration (--bn-recalibrate)
   double seconds_per_run = 0;
   int64_t seeds = 0, host_reads_per_epoch = 0;
   std::vector<double> mean_curve;  // student test accuracy per epoch, mean over seeds
 };
 
 TableRow summarise(const Row& row, const std::vector<RunRecord>& runs) {
-  TableRow t{row, {}, {}, {}, {}, 0, static_cast<int64_t>(runs.size()), 0, {}};
-  std::vector<double> sb, sl, tb, tl;
+  TableRow t{row, {}, {}, {}, {}, {}, {}, 0, static_cast<int64_t>(runs.size()), 0, {}};
+  std::vector<double> sb, sl, tb, tl, sbr, slr;
   for (const RunRecord& r : runs) {
     sb.push_back(best_of(r.history, &KdEpochMetrics::student_test_accuracy));
     sl.push_back(r.history.back().student_test_accuracy);
+    sbr.push_back(best_of(r.history, &KdEpochMetrics::student_recalibrated_accuracy));
+    slr.push_back(r.history.back().student_recalibrated_accuracy);
     tb.push_back(best_of(r.history, &KdEpochMetrics::teacher_test_accuracy));
     tl.push_back(r.history.back().teacher_test_accuracy);
     t.seconds_per_run += r.seconds / static_cast<double>(runs.size());
@@ -117,6 +120,8 @@ TableRow summarise(const Row& row, const std::vector<RunRecord>& runs) {
   t.student_last = mean_std(sl);
   t.teacher_best = mean_std(tb);
   t.teacher_last = mean_std(tl);
+  t.student_best_recal = mean_std(sbr);
+  t.student_last_recal = mean_std(slr);
   for (size_t e = 0; e < runs.front().history.size(); ++e) {
     double sum = 0;
     for (const RunRecord& r : runs) sum += r.history[e].student_test_accuracy;
@@ -132,14 +137,18 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
+nlohmann::json number_or_null(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+double number_from(const nlohmann::json& j) { return j.is_null() ? NAN : j.get<double>(); }
+
 nlohmann::json record_json(const RunRecord& r) {
   nlohmann::json history = nlohmann::json::array();
   for (const KdEpochMetrics& m : r.history)
     history.push_back({{"epoch", m.epoch},
                        {"lr", m.lr},
-                       {"teacher_test_acc", std::isnan(m.teacher_test_accuracy) ? nlohmann::json(nullptr)
-                                                                                 : nlohmann::json(m.teacher_test_accuracy)},
+                       {"teacher_test_acc", number_or_null(m.teacher_test_accuracy)},
                        {"student_test_acc", m.student_test_accuracy},
+                       {"teacher_test_acc_bn_recal", number_or_null(m.teacher_recalibrated_accuracy)},
+                       {"student_test_acc_bn_recal", number_or_null(m.student_recalibrated_accuracy)},
                        {"student_steps", m.student_steps},
                        {"seconds", m.seconds}});
   return {{"seconds", r.seconds}, {"host_reads_per_epoch", r.host_reads_per_epoch}, {"history", history}};
@@ -153,8 +162,10 @@ RunRecord record_from_json(const nlohmann::json& j) {
     KdEpochMetrics m;
     m.epoch = e.at("epoch").get<int64_t>();
     m.lr = e.at("lr").get<double>();
-    m.teacher_test_accuracy = e.at("teacher_test_acc").is_null() ? NAN : e.at("teacher_test_acc").get<double>();
+    m.teacher_test_accuracy = number_from(e.at("teacher_test_acc"));
     m.student_test_accuracy = e.at("student_test_acc").get<double>();
+    m.teacher_recalibrated_accuracy = number_from(e.at("teacher_test_acc_bn_recal"));
+    m.student_recalibrated_accuracy = number_from(e.at("student_test_acc_bn_recal"));
     m.student_steps = e.at("student_steps").get<int64_t>();
     m.seconds = e.at("seconds").get<double>();
     r.history.push_back(m);
@@ -180,17 +191,24 @@ RunRecord run_one(KdRunConfig config, const std::string& dir, bool resume) {
 
 std::string table_markdown(const std::vector<TableRow>& rows, const KdRunConfig& base, const std::string& device) {
   std::ostringstream md;
-  md << "| mode | s | student best (%) | student last (%) | teacher best (%) | teacher last (%) | seeds | s / run |\n"
-     << "|---|---|---|---|---|---|---|---|\n";
+  md << "| mode | s | student best (%) | student last (%) | student best, BN recal (%) | student last, BN recal (%) "
+        "| teacher best (%) | teacher last (%) | seeds | s / run |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const TableRow& t : rows) {
     char seconds[32];
     std::snprintf(seconds, sizeof(seconds), "%.0f", t.seconds_per_run);
     md << "| " << mode_name(t.row.mode) << " | " << (is_spaced(t.row.mode) ? std::to_string(t.row.s).substr(0, 4) : "-")
-       << " | " << fmt(t.student_best) << " | " << fmt(t.student_last) << " | " << fmt(t.teacher_best) << " | "
-       << fmt(t.teacher_last) << " | " << t.seeds << " | " << seconds << " |\n";
+       << " | " << fmt(t.student_best) << " | " << fmt(t.student_last) << " | " << fmt(t.student_best_recal) << " | "
+       << fmt(t.student_last_recal) << " | " << fmt(t.teacher_best) << " | " << fmt(t.teacher_last) << " | "
+       << t.seeds << " | " << seconds << " |\n";
   }
   md << "\nStudent " << base.student_model << ", teacher " << base.teacher_model << ", " << base.dataset << ", "
-     << base.epochs << " epochs, batch " << base.batch << ", device " << device << ".\n";
+     << base.epochs << " epochs, batch " << base.batch << ", device " << device << ".";
+  if (base.bn_recalibrate > 0)
+    md << " BN recal: the same weights evaluated after recomputing every BatchNorm layer's running statistics "
+          "on "
+       << base.bn_recalibrate << " training batches (docs/results.md).";
+  md << "\n";
   return md.str();
 }
 
@@ -238,6 +256,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--teacher-bn", config.teacher_bn, "spaced: teacher BN mode while predicting for a replay")
       ->capture_default_str();
+  auto* recalibrate = app.add_option("--bn-recalibrate", config.bn_recalibrate,
+                                     "also report accuracy after recomputing BN statistics on N training batches "
+                                     "(0: off; default: the budget's)");
   app.add_flag("--mutual", config.mutual, "online: the teacher also distills from the student");
   app.add_flag("--no-augment", [&](int64_t) { config.augment = false; }, "no random crops or flips");
   app.add_option("--device", config.device, "auto, cpu or cuda")->capture_default_str();
@@ -258,6 +279,7 @@ int main(int argc, char** argv) {
     if (!epochs->count()) config.epochs = b.epochs;
     if (!subset->count()) config.subset = b.subset;
     if (!test_subset->count()) config.test_subset = b.test_subset;
+    if (!recalibrate->count()) config.bn_recalibrate = b.bn_recalibrate;
     if (seeds == 0) seeds = b.seeds;
     config.device = device.is_cuda() ? "cuda" : "cpu";
 
@@ -305,13 +327,17 @@ int main(int argc, char** argv) {
     std::string md = table_markdown(table, config, device.str());
     std::printf("\n%s\n", md.c_str());
     std::ostringstream csv;
-    csv << "mode,s,seeds,student_best_mean,student_best_std,student_last_mean,student_last_std,teacher_best_mean,"
-           "teacher_best_std,teacher_last_mean,teacher_last_std,seconds_per_run,host_reads_per_epoch\n";
+    csv << "mode,s,seeds,student_best_mean,student_best_std,student_last_mean,student_last_std,"
+           "student_best_bn_recal_mean,student_best_bn_recal_std,student_last_bn_recal_mean,student_last_bn_recal_std,"
+           "teacher_best_mean,teacher_best_std,teacher_last_mean,teacher_last_std,seconds_per_run,"
+           "host_reads_per_epoch\n";
     nlohmann::ordered_json json_rows = nlohmann::ordered_json::array();
     for (const TableRow& t : table) {
       auto num = [](double v) { return std::isnan(v) ? std::string() : std::to_string(v); };
       csv << mode_name(t.row.mode) << "," << t.row.s << "," << t.seeds << "," << num(t.student_best.mean) << ","
           << num(t.student_best.std) << "," << num(t.student_last.mean) << "," << num(t.student_last.std) << ","
+          << num(t.student_best_recal.mean) << "," << num(t.student_best_recal.std) << ","
+          << num(t.student_last_recal.mean) << "," << num(t.student_last_recal.std) << ","
           << num(t.teacher_best.mean) << "," << num(t.teacher_best.std) << "," << num(t.teacher_last.mean) << ","
           << num(t.teacher_last.std) << "," << t.seconds_per_run << "," << t.host_reads_per_epoch << "\n";
       json_rows.push_back({{"mode", mode_name(t.row.mode)},
@@ -319,6 +345,8 @@ int main(int argc, char** argv) {
                            {"seeds", t.seeds},
                            {"student_best", json_of(t.student_best)},
                            {"student_last", json_of(t.student_last)},
+                           {"student_best_bn_recal", json_of(t.student_best_recal)},
+                           {"student_last_bn_recal", json_of(t.student_last_recal)},
                            {"teacher_best", json_of(t.teacher_best)},
                            {"teacher_last", json_of(t.teacher_last)},
                            {"seconds_per_run", t.seconds_per_run},
@@ -331,6 +359,7 @@ int main(int argc, char** argv) {
                                    {"epochs", config.epochs},
                                    {"subset", config.subset},
                                    {"test_subset", config.test_subset},
+                                   {"bn_recalibrate_batches", config.bn_recalibrate},
                                    {"device", device.str()},
                                    {"rows", json_rows}};
     train::write_file_atomic(out_dir + "/table.csv", csv.str());

@@ -55,6 +55,9 @@ int train_main(int argc, char** argv, const Preset& preset) {
   app.add_option("--gamma", config.gamma, "multistep: lr factor at each milestone")->capture_default_str();
   app.add_option("--warmup", config.warmup_epochs, "epochs of linear warm-up from lr/10 (fractions allowed)")
       ->capture_default_str();
+  app.add_option("--bn-recalibrate", config.bn_recalibrate,
+                 "also report test accuracy after recomputing BN statistics on N training batches (0: off)")
+      ->capture_default_str();
   app.add_option("--seed", config.seed, "seed of the initialisation, the shuffles and the augmentation")
       ->capture_default_str();
   app.add_option("--device", config.device, "auto, cpu or cuda")->capture_default_str();

@@ -13,6 +13,7 @@
 #include "examples/progress.h"
 #include "kernels/loss.h"
 #include "kernels/reduce.h"
+#include "nn/bn_recalibrate.h"
 #include "nn/checkpoint.h"
 #include "nn/evaluate.h"
 #include "optim/optimizer.h"
@@ -136,6 +137,7 @@ class Run {
       result.metrics.lr = schedule_->lr_at(static_cast<double>(epoch));
       train_epoch(train_loader, epoch, result);
       evaluate(test_loader, result.metrics);
+      if (config_.bn_recalibrate > 0) evaluate_recalibrated(train_loader, test_loader, epoch, result.metrics);
       result.metrics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       ENGRAM_CHECK(std::isfinite(result.metrics.train_loss), NumericalError, kOp,
                    "the training loss became " + str(result.metrics.train_loss) + " in epoch " +
@@ -191,6 +193,16 @@ class Run {
         nn::evaluate(*model_, loader, [this](const Tensor& images) { return model_->forward(images).logits; });
     metrics.test_loss = result.loss;
     metrics.test_accuracy = result.accuracy;
+  }
+
+  void evaluate_recalibrated(data::Loader& train_loader, data::Loader& test_loader, int64_t epoch,
+                             EpochMetrics& metrics) {
+    auto logits = [this](const Tensor& images) { return model_->forward(images).logits; };
+    nn::BatchNormState saved(*model_);
+    nn::bn_recalibrate(*model_, train_loader, config_.bn_recalibrate, [&](const Tensor& x) { logits(x); },
+                       static_cast<uint64_t>(epoch));
+    metrics.test_accuracy_bn_recal = nn::evaluate(*model_, test_loader, logits).accuracy;
+    saved.restore();
   }
 
   nn::CheckpointParts parts() { return {{{"", model_.get()}}, {{"optimizer", optimizer_.get()}}}; }
@@ -253,10 +265,13 @@ class Run {
 
   void print_epoch(const EpochMetrics& m) const {
     if (!hooks_.log) return;
+    char recal[40] = "";
+    if (!std::isnan(m.test_accuracy_bn_recal))
+      std::snprintf(recal, sizeof(recal), " (BN recal %.2f %%)", m.test_accuracy_bn_recal);
     std::fprintf(hooks_.log,
-                 "epoch %lld/%lld: train loss %.4f acc %.2f %% | test loss %.4f acc %.2f %% | lr %.4g | %.1f s\n",
+                 "epoch %lld/%lld: train loss %.4f acc %.2f %% | test loss %.4f acc %.2f %%%s | lr %.4g | %.1f s\n",
                  static_cast<long long>(m.epoch), static_cast<long long>(config_.epochs), m.train_loss,
-                 m.train_accuracy, m.test_loss, m.test_accuracy, m.lr, m.seconds);
+                 m.train_accuracy, m.test_loss, m.test_accuracy, recal, m.lr, m.seconds);
     std::fflush(hooks_.log);
   }
 
@@ -304,6 +319,8 @@ void validate(const TrainConfig& c) {
   }
   ENGRAM_CHECK(c.subset >= 0, ValueError, kOp, "--subset must be >= 0, got " + std::to_string(c.subset));
   ENGRAM_CHECK(c.test_subset >= 0, ValueError, kOp, "--test-subset must be >= 0, got " + std::to_string(c.test_subset));
+  ENGRAM_CHECK(c.bn_recalibrate >= 0, ValueError, kOp,
+               "--bn-recalibrate must be >= 0 batches, got " + std::to_string(c.bn_recalibrate));
   ENGRAM_CHECK(!c.out_dir.empty(), ValueError, kOp, "--out must name a folder, got an empty string");
 }
 

@@ -48,6 +48,10 @@ struct TrainConfig {
   bool augment = true;      // the dataset's training augmentation (random crop, flips); false: normalise only
   int64_t subset = 0;       // > 0: train on the first `subset` training images
   int64_t test_subset = 0;  // > 0: evaluate on the first `test_subset` test images
+  // > 0: each epoch's test accuracy is also reported after recomputing the BN
+  // running statistics on this many training batches (nn/bn_recalibrate.h);
+  // training continues with the statistics it had.
+  int64_t bn_recalibrate = 0;
 };
 
 struct EpochResult {

@@ -28,17 +28,9 @@ using namespace engram::distill;
 using Catch::Contains;
 using Catch::StartsWith;
 
-namespace {
+using engram::testing::message_of;
 
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+namespace {
 
 std::string temp_dir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() / ("engram_test_distill_" + name + "_" + std::to_string(getpid()));
@@ -456,4 +448,32 @@ TEST_CASE("a short Spaced KD run trains teacher and student well above chance", 
   CHECK(last.teacher_test_accuracy > 60.0);  // chance is 10 %
   CHECK(last.student_test_accuracy > 60.0);
   CHECK(result.host_reads_per_epoch == 6);
+}
+
+TEST_CASE("the worked example of docs/distillation.md", "[distill][loss]") {
+  // Values from PyTorch 1.13 autograd in float64 (the doc's table).
+  Tensor labels = Tensor::from_vector<int32_t>({0}, {1});
+  struct Expected {
+    KLForm form;
+    bool with_ce;
+    double value;
+    std::vector<double> grad;
+  };
+  const std::vector<Expected> cases = {
+      {KLForm::standard, false, 0.416355, {0.443359, -0.349653, -0.0937057}},
+      {KLForm::reference_compat, false, -12.7424, {-0.00959198, -0.0657698, 0.0753618}},
+      {KLForm::standard, true, 0.293825, {-0.0170744, 0.0178073, -0.000732905}},
+      {KLForm::reference_compat, true, -3.65380, {-0.152960, 0.102972, 0.0499873}},
+  };
+  for (const Expected& e : cases) {
+    Tensor s = Tensor::from_vector<float>({2.0f, 0.5f, -1.0f}, {1, 3}).requires_grad_();
+    Tensor t = Tensor::from_vector<float>({1.0f, 1.5f, -0.5f}, {1, 3});
+    Tensor loss = !e.with_ce ? (e.form == KLForm::standard ? kl_div_with_temperature(s, t, 3.0)
+                                                           : kl_div_reference_compat(s, t, 3.0))
+                             : distill_loss(s, labels, t, 0.3, 3.0, 0.0, Reduction::mean, e.form);
+    loss.backward();
+    CHECK(loss.item<float>() == Approx(e.value).epsilon(1e-5));
+    std::vector<float> grad = s.grad().to_vector<float>();
+    for (int j = 0; j < 3; ++j) CHECK(grad[j] == Approx(e.grad[j]).epsilon(1e-4).margin(1e-6));
+  }
 }

@@ -12,23 +12,14 @@
 
 #include "examples/trainer.h"
 #include "nn/safetensors.h"
+#include "tests/support/checks.h"
 
 using namespace engram;
 using namespace engram::train;
 
-namespace {
+using engram::testing::message_of;
 
-// The message of the E that f() throws ("" if it throws nothing; another
-// exception type propagates and fails the test).
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
-}
+namespace {
 
 // ResNet with stages 8-16-32, one BasicBlock each (projection shortcuts in
 // stages 2 and 3): every layer kind of the zoo's ResNets, small enough for CI.

@@ -101,7 +101,7 @@ TEST_CASE("a small ResNet reaches 85 % test accuracy on Fashion-MNIST", "[train]
   // The files the program promises: metrics.csv (a header and one row per
   // epoch), metrics.json (best and last accuracy), metrics.svg, the checkpoint.
   std::string csv = read_file(config.out_dir + "/metrics.csv");
-  CHECK(csv.rfind("epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n", 0) == 0);
+  CHECK(csv.rfind("epoch,train_loss,train_acc,test_loss,test_acc,test_acc_bn_recal,lr,seconds\n", 0) == 0);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 3);
   nlohmann::json json = nlohmann::json::parse(read_file(config.out_dir + "/metrics.json"));
   CHECK(json.at("epochs").size() == 2);

@@ -14,25 +14,16 @@
 #include "examples/progress.h"
 #include "examples/train_cli.h"
 #include "examples/trainer.h"
+#include "tests/support/checks.h"
 
 using namespace engram;
 using namespace engram::train;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
-namespace {
+using engram::testing::message_of;
 
-// The message of the E that f() throws ("" if it throws nothing; another
-// exception type propagates and fails the test).
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
-}
+namespace {
 
 std::vector<EpochMetrics> sample_history() {
   return {{1, 0.9, 70.0, 0.8, 72.5, 0.1, 10.0},
@@ -209,10 +200,16 @@ TEST_CASE("metrics files: CSV rows, JSON summary, SVG curves", "[train][metrics]
   CHECK(best_epoch(history).epoch == 2);
   CHECK_THROWS_AS(best_epoch({}), ValueError);
   CHECK(metrics_csv(history) ==
-        "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n"
-        "1,0.900000,70.0000,0.800000,72.5000,0.1,10.000\n"
-        "2,0.500000,82.0000,0.550000,84.0000,0.05,11.000\n"
-        "3,0.400000,86.0000,0.500000,83.0000,0.01,12.500\n");
+        "epoch,train_loss,train_acc,test_loss,test_acc,test_acc_bn_recal,lr,seconds\n"
+        "1,0.900000,70.0000,0.800000,72.5000,,0.1,10.000\n"
+        "2,0.500000,82.0000,0.550000,84.0000,,0.05,11.000\n"
+        "3,0.400000,86.0000,0.500000,83.0000,,0.01,12.500\n");
+  std::vector<EpochMetrics> recalibrated = history;
+  recalibrated[0].test_accuracy_bn_recal = 75.25;
+  CHECK(metrics_csv(recalibrated).find("\n1,0.900000,70.0000,0.800000,72.5000,75.2500,0.1,10.000\n") !=
+        std::string::npos);
+  CHECK(epoch_metrics_from_json(metrics_json(recalibrated)["epochs"][0]).test_accuracy_bn_recal == 75.25);
+  CHECK(std::isnan(epoch_metrics_from_json(metrics_json(recalibrated)["epochs"][1]).test_accuracy_bn_recal));
   nlohmann::ordered_json json = metrics_json(history);
   CHECK(json["best_epoch"] == 2);
   CHECK(json["best_test_acc"] == 84.0);

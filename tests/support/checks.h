@@ -8,6 +8,18 @@
 
 namespace engram::testing {
 
+// The message of the E that f() throws ("" if it throws nothing; another
+// exception type propagates and fails the test).
+template <typename E, typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
+
 struct CheckResult {
   bool ok = true;
   double worst = 0;    // largest error seen, in the check's own unit
