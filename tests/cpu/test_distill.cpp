@@ -76,7 +76,7 @@ const std::map<double, std::string> kExpectedEvents = {
      "T2.2 T2.3 S2.2 S2.3 "},
 };
 
-// A small, fast run: 256 training images in 4 steps of 64, 200 test images, resnet8s.
+// A small, fast run: 64 training images in 4 steps of 16, 100 test images, resnet8s.
 KdRunConfig small_run(Mode mode, double s, int64_t epochs = 3) {
   KdRunConfig c;
   c.mode = mode;
@@ -84,10 +84,10 @@ KdRunConfig small_run(Mode mode, double s, int64_t epochs = 3) {
   c.teacher_model = "resnet8";
   c.student_model = "resnet8";
   c.epochs = epochs;
-  c.batch = 64;
+  c.batch = 16;
   c.eval_batch = 100;
-  c.subset = 256;
-  c.test_subset = 200;
+  c.subset = 64;
+  c.test_subset = 100;
   c.device = "cpu";
   c.seed = 7;
   return c;
@@ -379,7 +379,7 @@ TEST_CASE("offline KD distills from a frozen teacher loaded from a checkpoint", 
   config.teacher_checkpoint = dir + "/teacher.safetensors";
   KdRunResult result = run_kd(config, quiet());
 
-  data::DeviceDataset test_data(data::first_samples(data::load_dataset("fashion-mnist", "", false), 200, "test",
+  data::DeviceDataset test_data(data::first_samples(data::load_dataset("fashion-mnist", "", false), 100, "test",
                                                     "--test-subset", "test"),
                                 Device::cpu());
   data::Loader loader = data::Loader::evaluation(test_data, 100, data::dataset_spec("fashion-mnist").test_augment());
@@ -429,8 +429,8 @@ TEST_CASE("bad configurations are named", "[distill][errors]") {
   c.student_model = "vgg11";
   CHECK_THAT(message_of<ValueError>([&] { run_kd(c, quiet()); }), Contains("vgg11"));
   c = small_run(Mode::baseline, 0.0);
-  c.subset = 32;
-  CHECK_THAT(message_of<ValueError>([&] { run_kd(c, quiet()); }), Contains("--batch 64 is larger than the 32"));
+  c.subset = 8;
+  CHECK_THAT(message_of<ValueError>([&] { run_kd(c, quiet()); }), Contains("--batch 16 is larger than the 8"));
   CHECK_THAT(message_of<ValueError>([] { parse_mode("distill"); }), Contains("baseline, offline, online, spaced"));
   CHECK(parse_mode("spaced-self") == Mode::spaced_self);
 }
