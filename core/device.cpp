@@ -22,9 +22,7 @@ Device Device::parse(const std::string& name) {
   throw ValueError("Device::parse: expected \"cpu\", \"cuda\" or \"cuda:N\", got \"" + name + "\"");
 }
 
-std::string Device::str() const {
-  return is_cpu() ? "cpu" : "cuda:" + std::to_string(index);
-}
+std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 
 int cuda_device_count() {
 #if ENGRAM_HAS_CUDA

@@ -1,8 +1,8 @@
 #include "distill/kd_run.h"
 
 #include <chrono>
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <numeric>
 
@@ -49,13 +49,19 @@ void load_teacher_weights(const std::string& path, nn::Module& teacher) {
 }
 
 nlohmann::json run_identity(const KdRunConfig& c) {
-  return {{"mode", mode_name(c.mode)},         {"s", c.s},
-          {"dataset", c.dataset},              {"teacher_model", c.teacher_model},
-          {"student_model", c.student_model},  {"batch", c.batch},
-          {"seed", c.seed},                    {"subset", c.subset},
-          {"augment", c.augment},              {"mutual", c.mutual},
+  return {{"mode", mode_name(c.mode)},
+          {"s", c.s},
+          {"dataset", c.dataset},
+          {"teacher_model", c.teacher_model},
+          {"student_model", c.student_model},
+          {"batch", c.batch},
+          {"seed", c.seed},
+          {"subset", c.subset},
+          {"augment", c.augment},
+          {"mutual", c.mutual},
           {"bn_recalibrate", c.bn_recalibrate},
-          {"teacher_bn", c.teacher_bn},        {"epochs", c.epochs}};
+          {"teacher_bn", c.teacher_bn},
+          {"epochs", c.epochs}};
 }
 
 nlohmann::json to_json(const KdEpochMetrics& m) {
@@ -139,12 +145,12 @@ class KdRun {
     // The buffer straddles up to ceil(s) + 1 epochs; keep all their orders resident.
     options.resident_epochs = std::max<int64_t>(4, static_cast<int64_t>(std::ceil(c_.s)) + 2);
     train_loader_ = std::make_unique<data::Loader>(train_data_, options);
-    test_loader_ = std::make_unique<data::Loader>(
-        data::Loader::evaluation(test_data_, c_.eval_batch, spec.test_augment()));
+    test_loader_ =
+        std::make_unique<data::Loader>(data::Loader::evaluation(test_data_, c_.eval_batch, spec.test_augment()));
     steps_ = train_loader_->steps_per_epoch();
     schedule_ = std::make_unique<SpacedSchedule>(is_spaced(c_.mode) ? c_.s : 0.0, steps_);
-    lr_ = c_.schedule == "constant" ? optim::constant_lr(c_.lr)
-                                    : optim::cosine_lr(c_.lr, static_cast<double>(c_.epochs));
+    lr_ =
+        c_.schedule == "constant" ? optim::constant_lr(c_.lr) : optim::cosine_lr(c_.lr, static_cast<double>(c_.epochs));
     build_models(train_split.num_classes);
     // An epoch's student steps: its own batches plus at most one interval
     // carried in from the previous epoch and one flushed at the end.
@@ -222,9 +228,7 @@ class KdRun {
   void train_step(const BatchRef& ref) {
     data::Batch batch = train_loader_->batch(ref.epoch, ref.step);
     switch (c_.mode) {
-      case Mode::baseline:
-        student_step(ref, batch, nullptr);
-        return;
+      case Mode::baseline: student_step(ref, batch, nullptr); return;
       case Mode::offline: {
         nn::ModelOutput t;
         {
@@ -234,12 +238,8 @@ class KdRun {
         student_step(ref, batch, &t);
         return;
       }
-      case Mode::self:
-        self_step(ref, batch);
-        return;
-      case Mode::spaced_self:
-        deepest_exit_step(ref, batch);
-        break;
+      case Mode::self: self_step(ref, batch); return;
+      case Mode::spaced_self: deepest_exit_step(ref, batch); break;
       case Mode::online:
       case Mode::spaced:
         if (schedule_->online()) return online_step(ref, batch);
@@ -367,23 +367,26 @@ class KdRun {
       reads += c_.bn_recalibrate > 0 ? 4 : 2;
     };
     if (teacher_)
-      evaluate(*teacher_, [this](const Tensor& x) { return teacher_->forward(x).logits; }, m.teacher_test_loss,
-               m.teacher_test_accuracy, m.teacher_recalibrated_accuracy);
+      evaluate(
+          *teacher_, [this](const Tensor& x) { return teacher_->forward(x).logits; }, m.teacher_test_loss,
+          m.teacher_test_accuracy, m.teacher_recalibrated_accuracy);
     if (self_mode())
-      evaluate(*multi_exit_, [this](const Tensor& x) { return multi_exit_->forward(x).back().logits; },
-               m.student_test_loss, m.student_test_accuracy, m.student_recalibrated_accuracy);
+      evaluate(
+          *multi_exit_, [this](const Tensor& x) { return multi_exit_->forward(x).back().logits; }, m.student_test_loss,
+          m.student_test_accuracy, m.student_recalibrated_accuracy);
     else
-      evaluate(*student_, [this](const Tensor& x) { return student_->forward(x).logits; }, m.student_test_loss,
-               m.student_test_accuracy, m.student_recalibrated_accuracy);
+      evaluate(
+          *student_, [this](const Tensor& x) { return student_->forward(x).logits; }, m.student_test_loss,
+          m.student_test_accuracy, m.student_recalibrated_accuracy);
     host_reads_per_epoch_ = reads;
   }
 
   // The test accuracy with BN statistics recomputed on this epoch's first
   // training batches; the model's own statistics are put back afterwards.
-  double recalibrated_accuracy(nn::Module& model, const std::function<Tensor(const Tensor&)>& logits,
-                               uint64_t epoch) {
+  double recalibrated_accuracy(nn::Module& model, const std::function<Tensor(const Tensor&)>& logits, uint64_t epoch) {
     nn::BatchNormState saved(model);
-    nn::bn_recalibrate(model, *train_loader_, c_.bn_recalibrate, [&](const Tensor& x) { logits(x); }, epoch);
+    nn::bn_recalibrate(
+        model, *train_loader_, c_.bn_recalibrate, [&](const Tensor& x) { logits(x); }, epoch);
     double accuracy = nn::evaluate(model, *test_loader_, logits).accuracy;
     saved.restore();
     return accuracy;
@@ -425,7 +428,8 @@ class KdRun {
     for (auto it = now.begin(); it != now.end(); ++it)
       ENGRAM_CHECK(state.at("run").contains(it.key()) && state.at("run")[it.key()] == it.value(), ValueError, kOp,
                    "--resume " + path + " was written by a run with " + it.key() + " = " +
-                       state.at("run").value(it.key(), nlohmann::json()).dump() + ", this run has " + it.value().dump());
+                       state.at("run").value(it.key(), nlohmann::json()).dump() + ", this run has " +
+                       it.value().dump());
     default_generator().set_state(state.at("generator").at("seed").get<uint64_t>(),
                                   state.at("generator").at("offset").get<uint64_t>());
     schedule_->load_state(state.at("replay_buffer"));
@@ -436,7 +440,7 @@ class KdRun {
 
   void print_header(int64_t first_epoch) const {
     if (!hooks_.log) return;
-    std::string models = self_mode()               ? "multi-exit " + c_.student_model
+    std::string models = self_mode()            ? "multi-exit " + c_.student_model
                          : has_teacher(c_.mode) ? c_.teacher_model + " -> " + c_.student_model
                                                 : c_.student_model;
     std::fprintf(hooks_.log,
@@ -464,8 +468,8 @@ class KdRun {
     if (!std::isnan(m.teacher_test_accuracy))
       std::fprintf(hooks_.log, "teacher loss %.4f test %.2f %%%s | ", m.teacher_train_loss, m.teacher_test_accuracy,
                    recalibrated(m.teacher_recalibrated_accuracy).c_str());
-    std::fprintf(hooks_.log, "student loss %.4f test %.2f %%%s (%lld steps) | lr %.4g | %.1f s\n",
-                 m.student_train_loss, m.student_test_accuracy, recalibrated(m.student_recalibrated_accuracy).c_str(),
+    std::fprintf(hooks_.log, "student loss %.4f test %.2f %%%s (%lld steps) | lr %.4g | %.1f s\n", m.student_train_loss,
+                 m.student_test_accuracy, recalibrated(m.student_recalibrated_accuracy).c_str(),
                  static_cast<long long>(m.student_steps), m.lr, m.seconds);
     std::fflush(hooks_.log);
   }
@@ -534,8 +538,7 @@ void validate(const KdRunConfig& c) {
                "--schedule must be cosine or constant, got \"" + c.schedule + "\"");
   ENGRAM_CHECK(c.loss.alpha >= 0 && c.loss.alpha <= 1, ValueError, kOp,
                "--alpha must be in [0, 1], got " + str(c.loss.alpha));
-  ENGRAM_CHECK(c.loss.temperature > 0, ValueError, kOp,
-               "--temperature must be > 0, got " + str(c.loss.temperature));
+  ENGRAM_CHECK(c.loss.temperature > 0, ValueError, kOp, "--temperature must be > 0, got " + str(c.loss.temperature));
   ENGRAM_CHECK(c.loss.beta >= 0, ValueError, kOp, "--beta must be >= 0, got " + str(c.loss.beta));
   ENGRAM_CHECK(c.loss.label_smoothing >= 0 && c.loss.label_smoothing < 1, ValueError, kOp,
                "--label-smoothing must be in [0, 1), got " + str(c.loss.label_smoothing));

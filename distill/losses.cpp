@@ -12,8 +12,7 @@ std::shared_ptr<nn::Sequential> make_projector(int64_t student_dim, int64_t teac
 
 Tensor kd_student_loss(const nn::ModelOutput& student, const Tensor& labels, const nn::ModelOutput* teacher,
                        nn::Layer* projector, const KdLossConfig& config) {
-  if (teacher == nullptr)
-    return cross_entropy(student.logits, labels, Reduction::mean, config.label_smoothing);
+  if (teacher == nullptr) return cross_entropy(student.logits, labels, Reduction::mean, config.label_smoothing);
   Tensor loss = distill_loss(student.logits, labels, teacher->logits.detach(), config.alpha, config.temperature,
                              config.label_smoothing, Reduction::mean, config.kl_form);
   if (config.beta == 0) return loss;

@@ -14,9 +14,8 @@
 // student has not learned; flush() hands them over so that the student sees
 // every batch exactly once (the reference code leaves them unused).
 #include <cstdint>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace engram::distill {
 

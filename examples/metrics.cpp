@@ -221,7 +221,8 @@ std::string metrics_svg(const std::vector<EpochMetrics>& history, const std::str
   std::vector<Curve> accuracy = {
       curve_of(history, "train accuracy", blue, [](const EpochMetrics& m) { return m.train_accuracy; }),
       curve_of(history, "test accuracy", orange, [](const EpochMetrics& m) { return m.test_accuracy; })};
-  if (std::any_of(history.begin(), history.end(), [](const EpochMetrics& m) { return !std::isnan(m.test_accuracy_bn_recal); }))
+  if (std::any_of(history.begin(), history.end(),
+                  [](const EpochMetrics& m) { return !std::isnan(m.test_accuracy_bn_recal); }))
     accuracy.push_back(curve_of(history, "test, BN recal", plot_color(2),
                                 [](const EpochMetrics& m) { return m.test_accuracy_bn_recal; }));
   draw_panel(svg, accuracy, 550, top, panel_width, panel_height, "accuracy (%)", 100.0, 100.0);

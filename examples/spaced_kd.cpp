@@ -199,8 +199,8 @@ std::string table_markdown(const std::vector<TableRow>& rows, const KdRunConfig&
     std::snprintf(seconds, sizeof(seconds), "%.0f", t.seconds_per_run);
     md << "| " << mode_name(t.row.mode) << " | " << (is_spaced(t.row.mode) ? std::to_string(t.row.s).substr(0, 4) : "-")
        << " | " << fmt(t.student_best) << " | " << fmt(t.student_last) << " | " << fmt(t.student_best_recal) << " | "
-       << fmt(t.student_last_recal) << " | " << fmt(t.teacher_best) << " | " << fmt(t.teacher_last) << " | "
-       << t.seeds << " | " << seconds << " |\n";
+       << fmt(t.student_last_recal) << " | " << fmt(t.teacher_best) << " | " << fmt(t.teacher_last) << " | " << t.seeds
+       << " | " << seconds << " |\n";
   }
   md << "\nStudent " << base.student_model << ", teacher " << base.teacher_model << ", " << base.dataset << ", "
      << base.epochs << " epochs, batch " << base.batch << ", device " << device << ".";
@@ -260,7 +260,8 @@ int main(int argc, char** argv) {
                                      "also report accuracy after recomputing BN statistics on N training batches "
                                      "(0: off; default: the budget's)");
   app.add_flag("--mutual", config.mutual, "online: the teacher also distills from the student");
-  app.add_flag("--no-augment", [&](int64_t) { config.augment = false; }, "no random crops or flips");
+  app.add_flag(
+      "--no-augment", [&](int64_t) { config.augment = false; }, "no random crops or flips");
   app.add_option("--device", config.device, "auto, cpu or cuda")->capture_default_str();
   app.add_option("--out", out_dir, "output folder")->capture_default_str();
   app.add_flag("--resume", resume, "reuse finished runs and continue interrupted ones in --out");
@@ -290,7 +291,8 @@ int main(int argc, char** argv) {
         rows.push_back({mode, 0.0});
         continue;
       }
-      if (mode == Mode::spaced_self && !s_flag->count()) rows.push_back({mode, 4.0});
+      if (mode == Mode::spaced_self && !s_flag->count())
+        rows.push_back({mode, 4.0});
       else
         for (double s : s_values) rows.push_back({mode, s});
     }
@@ -303,9 +305,8 @@ int main(int argc, char** argv) {
     }
 
     std::printf("spaced_kd: %zu rows x %lld seeds on %s (%s budget): teacher %s, student %s, %lld epochs%s\n",
-                rows.size(), static_cast<long long>(seeds), device.str().c_str(),
-                &b == &kGpuBudget ? "gpu" : "cpu", config.teacher_model.c_str(), config.student_model.c_str(),
-                static_cast<long long>(config.epochs),
+                rows.size(), static_cast<long long>(seeds), device.str().c_str(), &b == &kGpuBudget ? "gpu" : "cpu",
+                config.teacher_model.c_str(), config.student_model.c_str(), static_cast<long long>(config.epochs),
                 config.subset > 0 ? (", first " + std::to_string(config.subset) + " training images").c_str() : "");
     std::vector<TableRow> table;
     std::vector<train::Curve> curves;
@@ -337,9 +338,9 @@ int main(int argc, char** argv) {
       csv << mode_name(t.row.mode) << "," << t.row.s << "," << t.seeds << "," << num(t.student_best.mean) << ","
           << num(t.student_best.std) << "," << num(t.student_last.mean) << "," << num(t.student_last.std) << ","
           << num(t.student_best_recal.mean) << "," << num(t.student_best_recal.std) << ","
-          << num(t.student_last_recal.mean) << "," << num(t.student_last_recal.std) << ","
-          << num(t.teacher_best.mean) << "," << num(t.teacher_best.std) << "," << num(t.teacher_last.mean) << ","
-          << num(t.teacher_last.std) << "," << t.seconds_per_run << "," << t.host_reads_per_epoch << "\n";
+          << num(t.student_last_recal.mean) << "," << num(t.student_last_recal.std) << "," << num(t.teacher_best.mean)
+          << "," << num(t.teacher_best.std) << "," << num(t.teacher_last.mean) << "," << num(t.teacher_last.std) << ","
+          << t.seconds_per_run << "," << t.host_reads_per_epoch << "\n";
       json_rows.push_back({{"mode", mode_name(t.row.mode)},
                            {"s", t.row.s},
                            {"seeds", t.seeds},
@@ -365,11 +366,10 @@ int main(int argc, char** argv) {
     train::write_file_atomic(out_dir + "/table.csv", csv.str());
     train::write_file_atomic(out_dir + "/table.json", json.dump(2) + "\n");
     train::write_file_atomic(out_dir + "/table.md", md);
-    train::write_file_atomic(
-        out_dir + "/curves.svg",
-        train::curves_svg("student test accuracy, mean over " + std::to_string(seeds) + " seeds (" +
-                              config.student_model + " on " + config.dataset + ")",
-                          "test accuracy (%)", curves, 100.0, 100.0));
+    train::write_file_atomic(out_dir + "/curves.svg",
+                             train::curves_svg("student test accuracy, mean over " + std::to_string(seeds) +
+                                                   " seeds (" + config.student_model + " on " + config.dataset + ")",
+                                               "test accuracy (%)", curves, 100.0, 100.0));
     std::printf("spaced_kd: wrote %s/table.{csv,json,md} and curves.svg\n", out_dir.c_str());
   } catch (const Error& e) {
     std::fprintf(stderr, "%s\n", e.what());

@@ -102,10 +102,10 @@ class Run {
     spec_ = data::dataset_spec(config_.dataset);
     if (!hooks_.make_model) check_model_name(config_.model);
     std::string dir = config_.data_dir.empty() ? data::default_data_dir(config_.dataset) : config_.data_dir;
-    data::ImageDataset train_split =
-        data::first_samples(data::load_dataset(config_.dataset, dir, true), config_.subset, kOp, "--subset", "training");
-    data::ImageDataset test_split =
-        data::first_samples(data::load_dataset(config_.dataset, dir, false), config_.test_subset, kOp, "--test-subset", "test");
+    data::ImageDataset train_split = data::first_samples(data::load_dataset(config_.dataset, dir, true), config_.subset,
+                                                         kOp, "--subset", "training");
+    data::ImageDataset test_split = data::first_samples(data::load_dataset(config_.dataset, dir, false),
+                                                        config_.test_subset, kOp, "--test-subset", "test");
     ENGRAM_CHECK(config_.batch <= train_split.size(), ValueError, kOp,
                  "--batch " + std::to_string(config_.batch) + " is larger than the " +
                      std::to_string(train_split.size()) + " training images");
@@ -199,8 +199,9 @@ class Run {
                              EpochMetrics& metrics) {
     auto logits = [this](const Tensor& images) { return model_->forward(images).logits; };
     nn::BatchNormState saved(*model_);
-    nn::bn_recalibrate(*model_, train_loader, config_.bn_recalibrate, [&](const Tensor& x) { logits(x); },
-                       static_cast<uint64_t>(epoch));
+    nn::bn_recalibrate(
+        *model_, train_loader, config_.bn_recalibrate, [&](const Tensor& x) { logits(x); },
+        static_cast<uint64_t>(epoch));
     metrics.test_accuracy_bn_recal = nn::evaluate(*model_, test_loader, logits).accuracy;
     saved.restore();
   }

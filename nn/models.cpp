@@ -12,8 +12,10 @@ std::shared_ptr<Sequential> make_resnet_stage(ResNet::Block block, int64_t& in_p
   auto layer = std::make_shared<Sequential>();
   for (int64_t i = 0; i < blocks; ++i) {
     int64_t s = i == 0 ? stride : 1;
-    if (block == ResNet::Block::basic) layer->append(std::make_shared<BasicBlock>(in_planes, planes, s));
-    else layer->append(std::make_shared<Bottleneck>(in_planes, planes, s));
+    if (block == ResNet::Block::basic)
+      layer->append(std::make_shared<BasicBlock>(in_planes, planes, s));
+    else
+      layer->append(std::make_shared<Bottleneck>(in_planes, planes, s));
     in_planes = planes * (block == ResNet::Block::basic ? BasicBlock::expansion : Bottleneck::expansion);
   }
   return layer;
@@ -25,9 +27,9 @@ ResNet::ResNet(Block block, std::vector<int64_t> blocks_per_stage, std::vector<i
   conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, in_planes, 3, 1, 1, false));
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(in_planes));
   for (size_t stage = 0; stage < stage_planes.size(); ++stage)
-    layers.push_back(register_module("layer" + std::to_string(stage + 1),
-                                     make_resnet_stage(block, in_planes, stage_planes[stage],
-                                                       blocks_per_stage[stage], stage > 0 ? 2 : 1)));
+    layers.push_back(register_module(
+        "layer" + std::to_string(stage + 1),
+        make_resnet_stage(block, in_planes, stage_planes[stage], blocks_per_stage[stage], stage > 0 ? 2 : 1)));
   linear = register_module("linear", std::make_shared<Linear>(in_planes, num_classes));
   feature_dim_ = in_planes;
   num_classes_ = num_classes;
@@ -47,9 +49,9 @@ WideResNet::WideResNet(int64_t depth, int64_t widen, double dropout, int64_t in_
   std::vector<int64_t> widths = {16, 16 * widen, 32 * widen, 64 * widen};
   conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, widths[0], 3, 1, 1, false));
   for (int stage = 0; stage < 3; ++stage)
-    blocks.push_back(register_module("block" + std::to_string(stage + 1),
-                                     std::make_shared<WideStage>(widths[stage], widths[stage + 1], n,
-                                                                 stage == 0 ? 1 : 2, dropout)));
+    blocks.push_back(
+        register_module("block" + std::to_string(stage + 1),
+                        std::make_shared<WideStage>(widths[stage], widths[stage + 1], n, stage == 0 ? 1 : 2, dropout)));
   int64_t in_planes = widths[3];
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(in_planes));
   fc = register_module("fc", std::make_shared<Linear>(in_planes, num_classes));
@@ -104,7 +106,7 @@ ModelOutput VGG::forward(const Tensor& x) {
 
 MobileNetV2::MobileNetV2(int64_t in_channels, int64_t num_classes) {
   // (expansion, out_planes, blocks, stride), the CIFAR variant.
-  const int64_t config[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 1}, {6, 32, 3, 2}, {6, 64, 4, 2},
+  const int64_t config[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 1},  {6, 32, 3, 2}, {6, 64, 4, 2},
                                 {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
   conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, 32, 3, 1, 1, false));
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(32));
@@ -148,7 +150,7 @@ std::optional<ResNetConfig> resnet_config(const std::string& name) {
   if (name == "resnet34") return ResNetConfig{B::basic, {3, 4, 6, 3}, wide};
   if (name == "resnet50") return ResNetConfig{B::bottleneck, {3, 4, 6, 3}, wide};
   // He et al.'s 6n + 2 family; 8 and 14 are the small members the CPU budgets use.
-  const std::map<std::string, int64_t> cifar_depths = {{"resnet8", 8},   {"resnet14", 14},  {"resnet20", 20},
+  const std::map<std::string, int64_t> cifar_depths = {{"resnet8", 8},   {"resnet14", 14}, {"resnet20", 20},
                                                        {"resnet32", 32}, {"resnet56", 56}, {"resnet110", 110}};
   if (auto it = cifar_depths.find(name); it != cifar_depths.end()) {
     int64_t n = (it->second - 2) / 6;

@@ -97,7 +97,8 @@ struct Fixture {
     model.bn0->num_batches_tracked = 100;
   }
   void recalibrate(int64_t batches, uint64_t epoch = 2) {
-    nn::bn_recalibrate(model, loader, batches, [&](const Tensor& x) { model.forward(x); }, epoch);
+    nn::bn_recalibrate(
+        model, loader, batches, [&](const Tensor& x) { model.forward(x); }, epoch);
   }
 };
 

@@ -164,8 +164,8 @@ TEST_CASE("the replay buffer round-trips through its checkpoint state", "[distil
 TEST_CASE("the KD objective equals its closed form (standard and reference KL)", "[distill][loss]") {
   const std::vector<double> s = {2.0, 0.5, -1.0, 0.1, 0.2, 0.3}, t = {1.0, 1.5, -0.5, -2.0, 0.0, 2.0};
   const std::vector<int32_t> y = {0, 2};
-  const std::vector<double> fs = {0.5, -1.0, 2.0, 0.0, 1.0, 1.0, -0.5, 0.25};  // [2, 4]
-  const std::vector<double> ft = {0.3, -0.2, 1.0, 0.0, 0.5, -1.0};             // [2, 3]
+  const std::vector<double> fs = {0.5, -1.0, 2.0, 0.0, 1.0, 1.0, -0.5, 0.25};                       // [2, 4]
+  const std::vector<double> ft = {0.3, -0.2, 1.0, 0.0, 0.5, -1.0};                                  // [2, 3]
   const std::vector<double> w1 = {0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8, 0.9, 0.1, 0.2, -0.3};  // [3, 4]
   const std::vector<double> b1 = {0.05, -0.1, 0.2};
   const std::vector<double> w2 = {0.3, -0.1, 0.2, 0.5, 0.4, -0.6, -0.2, 0.1, 0.7};  // [3, 3]
@@ -263,8 +263,7 @@ TEST_CASE("the KD objective's gradients match central differences; the teacher g
   nn::ModelOutput student{fs, s}, teacher{ft, t};
   FixedProjector identity(Tensor::from_vector<float>({1, 0, 0, 0, 1, 0, 0, 0, 1}, {3, 3}), Tensor::zeros({3}),
                           Tensor::from_vector<float>({1, 0, 0, 0, 1, 0, 0, 0, 1}, {3, 3}), Tensor::zeros({3}));
-  kd_student_loss(student, Tensor::from_vector<int32_t>({0, 1}, {2}), &teacher, &identity, KdLossConfig{})
-      .backward();
+  kd_student_loss(student, Tensor::from_vector<int32_t>({0, 1}, {2}), &teacher, &identity, KdLossConfig{}).backward();
   CHECK(s.grad().defined());
   CHECK(!t.grad().defined());
   CHECK(!ft.grad().defined());
@@ -277,11 +276,11 @@ TEST_CASE("the projector maps student features to the teacher's width with PyTor
   CHECK(names == std::vector<std::string>{"0.weight[256, 64]", "0.bias[256]", "2.weight[256, 256]", "2.bias[256]"});
   nn::ModelOutput student{Tensor::zeros({2, 64}), Tensor::zeros({2, 10})};
   nn::ModelOutput teacher{Tensor::zeros({2, 128}), Tensor::zeros({2, 10})};
-  CHECK_THAT(message_of<ShapeError>([&] {
-               kd_student_loss(student, Tensor::from_vector<int32_t>({0, 1}, {2}), &teacher, projector.get(),
-                               KdLossConfig{});
-             }),
-             Contains("projected student features have shape [2, 256]") && Contains("[2, 128]"));
+  CHECK_THAT(
+      message_of<ShapeError>([&] {
+        kd_student_loss(student, Tensor::from_vector<int32_t>({0, 1}, {2}), &teacher, projector.get(), KdLossConfig{});
+      }),
+      Contains("projected student features have shape [2, 256]") && Contains("[2, 128]"));
   CHECK_THAT(message_of<ValueError>([&] {
                kd_student_loss(student, Tensor::from_vector<int32_t>({0, 1}, {2}), &teacher, nullptr, KdLossConfig{});
              }),
@@ -379,12 +378,11 @@ TEST_CASE("offline KD distills from a frozen teacher loaded from a checkpoint", 
   config.teacher_checkpoint = dir + "/teacher.safetensors";
   KdRunResult result = run_kd(config, quiet());
 
-  data::DeviceDataset test_data(data::first_samples(data::load_dataset("fashion-mnist", "", false), 100, "test",
-                                                    "--test-subset", "test"),
-                                Device::cpu());
+  data::DeviceDataset test_data(
+      data::first_samples(data::load_dataset("fashion-mnist", "", false), 100, "test", "--test-subset", "test"),
+      Device::cpu());
   data::Loader loader = data::Loader::evaluation(test_data, 100, data::dataset_spec("fashion-mnist").test_augment());
-  nn::Evaluation expected =
-      nn::evaluate(*teacher, loader, [&](const Tensor& x) { return teacher->forward(x).logits; });
+  nn::Evaluation expected = nn::evaluate(*teacher, loader, [&](const Tensor& x) { return teacher->forward(x).logits; });
   CHECK(result.history[0].teacher_test_accuracy == expected.accuracy);
   CHECK(result.teacher_step_losses.empty());  // the teacher does not train
   CHECK(result.student_step_losses.size() == 4);
