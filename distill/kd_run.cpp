@@ -465,12 +465,19 @@ class KdRun {
       if (!std::isnan(v)) std::snprintf(buf, sizeof(buf), " (BN recal %.2f %%)", v);
       return std::string(buf);
     };
+    // A loss is NaN when no step of that model ran in the epoch (a spaced student between replays).
+    auto loss = [](double v) {
+      char buf[32] = "-";
+      if (!std::isnan(v)) std::snprintf(buf, sizeof(buf), "%.4f", v);
+      return std::string(buf);
+    };
     if (!std::isnan(m.teacher_test_accuracy))
-      std::fprintf(hooks_.log, "teacher loss %.4f test %.2f %%%s | ", m.teacher_train_loss, m.teacher_test_accuracy,
-                   recalibrated(m.teacher_recalibrated_accuracy).c_str());
-    std::fprintf(hooks_.log, "student loss %.4f test %.2f %%%s (%lld steps) | lr %.4g | %.1f s\n", m.student_train_loss,
-                 m.student_test_accuracy, recalibrated(m.student_recalibrated_accuracy).c_str(),
-                 static_cast<long long>(m.student_steps), m.lr, m.seconds);
+      std::fprintf(hooks_.log, "teacher loss %s test %.2f %%%s | ", loss(m.teacher_train_loss).c_str(),
+                   m.teacher_test_accuracy, recalibrated(m.teacher_recalibrated_accuracy).c_str());
+    std::fprintf(hooks_.log, "student loss %s test %.2f %%%s (%lld steps) | lr %.4g | %.1f s\n",
+                 loss(m.student_train_loss).c_str(), m.student_test_accuracy,
+                 recalibrated(m.student_recalibrated_accuracy).c_str(), static_cast<long long>(m.student_steps), m.lr,
+                 m.seconds);
     std::fflush(hooks_.log);
   }
 
