@@ -64,40 +64,6 @@ nlohmann::json run_identity(const KdRunConfig& c) {
           {"epochs", c.epochs}};
 }
 
-nlohmann::json to_json(const KdEpochMetrics& m) {
-  auto number = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
-  return {{"epoch", m.epoch},
-          {"lr", m.lr},
-          {"teacher_train_loss", number(m.teacher_train_loss)},
-          {"teacher_test_loss", number(m.teacher_test_loss)},
-          {"teacher_test_acc", number(m.teacher_test_accuracy)},
-          {"student_train_loss", number(m.student_train_loss)},
-          {"student_test_loss", number(m.student_test_loss)},
-          {"student_test_acc", number(m.student_test_accuracy)},
-          {"teacher_test_acc_bn_recal", number(m.teacher_recalibrated_accuracy)},
-          {"student_test_acc_bn_recal", number(m.student_recalibrated_accuracy)},
-          {"student_steps", m.student_steps},
-          {"seconds", m.seconds}};
-}
-
-KdEpochMetrics metrics_from_json(const nlohmann::json& j) {
-  auto number = [&](const char* key) { return j.at(key).is_null() ? kNaN : j.at(key).get<double>(); };
-  KdEpochMetrics m;
-  m.epoch = j.at("epoch").get<int64_t>();
-  m.lr = number("lr");
-  m.teacher_train_loss = number("teacher_train_loss");
-  m.teacher_test_loss = number("teacher_test_loss");
-  m.teacher_test_accuracy = number("teacher_test_acc");
-  m.student_train_loss = number("student_train_loss");
-  m.student_test_loss = number("student_test_loss");
-  m.student_test_accuracy = number("student_test_acc");
-  m.teacher_recalibrated_accuracy = number("teacher_test_acc_bn_recal");
-  m.student_recalibrated_accuracy = number("student_test_acc_bn_recal");
-  m.student_steps = j.at("student_steps").get<int64_t>();
-  m.seconds = number("seconds");
-  return m;
-}
-
 // Step losses of one epoch, written on the device, read once at its end.
 class StepLosses {
  public:
@@ -434,7 +400,7 @@ class KdRun {
                                   state.at("generator").at("offset").get<uint64_t>());
     schedule_->load_state(state.at("replay_buffer"));
     history_.clear();
-    for (const nlohmann::json& m : state.at("history")) history_.push_back(metrics_from_json(m));
+    for (const nlohmann::json& m : state.at("history")) history_.push_back(kd_epoch_metrics_from_json(m));
     return state.at("epoch").get<int64_t>();
   }
 
@@ -499,6 +465,40 @@ class KdRun {
 };
 
 }  // namespace
+
+nlohmann::json to_json(const KdEpochMetrics& m) {
+  auto number = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  return {{"epoch", m.epoch},
+          {"lr", m.lr},
+          {"teacher_train_loss", number(m.teacher_train_loss)},
+          {"teacher_test_loss", number(m.teacher_test_loss)},
+          {"teacher_test_acc", number(m.teacher_test_accuracy)},
+          {"student_train_loss", number(m.student_train_loss)},
+          {"student_test_loss", number(m.student_test_loss)},
+          {"student_test_acc", number(m.student_test_accuracy)},
+          {"teacher_test_acc_bn_recal", number(m.teacher_recalibrated_accuracy)},
+          {"student_test_acc_bn_recal", number(m.student_recalibrated_accuracy)},
+          {"student_steps", m.student_steps},
+          {"seconds", m.seconds}};
+}
+
+KdEpochMetrics kd_epoch_metrics_from_json(const nlohmann::json& j) {
+  auto number = [&](const char* key) { return j.at(key).is_null() ? kNaN : j.at(key).get<double>(); };
+  KdEpochMetrics m;
+  m.epoch = j.at("epoch").get<int64_t>();
+  m.lr = number("lr");
+  m.teacher_train_loss = number("teacher_train_loss");
+  m.teacher_test_loss = number("teacher_test_loss");
+  m.teacher_test_accuracy = number("teacher_test_acc");
+  m.student_train_loss = number("student_train_loss");
+  m.student_test_loss = number("student_test_loss");
+  m.student_test_accuracy = number("student_test_acc");
+  m.teacher_recalibrated_accuracy = number("teacher_test_acc_bn_recal");
+  m.student_recalibrated_accuracy = number("student_test_acc_bn_recal");
+  m.student_steps = j.at("student_steps").get<int64_t>();
+  m.seconds = number("seconds");
+  return m;
+}
 
 std::string mode_name(Mode mode) {
   switch (mode) {

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,10 @@ struct KdEpochMetrics {
   int64_t student_steps = 0;  // student steps taken in this epoch (bursts in the spaced modes)
   double seconds = 0;
 };
+
+// One epoch as JSON (NaN as null), the form checkpoints and spaced_kd's result.json use.
+nlohmann::json to_json(const KdEpochMetrics& m);
+KdEpochMetrics kd_epoch_metrics_from_json(const nlohmann::json& j);
 
 enum class EventKind { teacher_step, student_step };
 struct KdEvent {

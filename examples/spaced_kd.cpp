@@ -137,20 +137,9 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
-nlohmann::json number_or_null(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
-double number_from(const nlohmann::json& j) { return j.is_null() ? NAN : j.get<double>(); }
-
 nlohmann::json record_json(const RunRecord& r) {
   nlohmann::json history = nlohmann::json::array();
-  for (const KdEpochMetrics& m : r.history)
-    history.push_back({{"epoch", m.epoch},
-                       {"lr", m.lr},
-                       {"teacher_test_acc", number_or_null(m.teacher_test_accuracy)},
-                       {"student_test_acc", m.student_test_accuracy},
-                       {"teacher_test_acc_bn_recal", number_or_null(m.teacher_recalibrated_accuracy)},
-                       {"student_test_acc_bn_recal", number_or_null(m.student_recalibrated_accuracy)},
-                       {"student_steps", m.student_steps},
-                       {"seconds", m.seconds}});
+  for (const KdEpochMetrics& m : r.history) history.push_back(to_json(m));
   return {{"seconds", r.seconds}, {"host_reads_per_epoch", r.host_reads_per_epoch}, {"history", history}};
 }
 
@@ -158,18 +147,7 @@ RunRecord record_from_json(const nlohmann::json& j) {
   RunRecord r;
   r.seconds = j.at("seconds").get<double>();
   r.host_reads_per_epoch = j.at("host_reads_per_epoch").get<int64_t>();
-  for (const nlohmann::json& e : j.at("history")) {
-    KdEpochMetrics m;
-    m.epoch = e.at("epoch").get<int64_t>();
-    m.lr = e.at("lr").get<double>();
-    m.teacher_test_accuracy = number_from(e.at("teacher_test_acc"));
-    m.student_test_accuracy = e.at("student_test_acc").get<double>();
-    m.teacher_recalibrated_accuracy = number_from(e.at("teacher_test_acc_bn_recal"));
-    m.student_recalibrated_accuracy = number_from(e.at("student_test_acc_bn_recal"));
-    m.student_steps = e.at("student_steps").get<int64_t>();
-    m.seconds = e.at("seconds").get<double>();
-    r.history.push_back(m);
-  }
+  for (const nlohmann::json& e : j.at("history")) r.history.push_back(kd_epoch_metrics_from_json(e));
   return r;
 }
 
