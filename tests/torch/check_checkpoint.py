@@ -16,12 +16,16 @@ Exits 0 when (a) matches, 1 otherwise. Uses a small safetensors reader/writer
 of its own (the `safetensors` package is not a dependency).
 """
 import json
+import os
 import struct
 import sys
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+# engram's ResNet in PyTorch, shared with the training-step benchmark.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "benchmarks", "torch"))
+from engram_resnet import make_model  # noqa: E402
 
 TOLERANCE = 1e-4  # |torch - engram| <= TOLERANCE * (1 + |engram|), f32 on the CPU
 
@@ -61,45 +65,6 @@ def write_safetensors(path, tensors, metadata=None):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
-# The CIFAR ResNet-18 of kuangliu/pytorch-cifar, with engram's names.
-class BasicBlock(nn.Module):
-    def __init__(self, in_planes, planes, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or in_planes != planes:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
-
-
-class ResNet18(nn.Module):
-    def __init__(self, in_channels=3, num_classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        in_planes = 64
-        for stage, planes in enumerate([64, 128, 256, 512]):
-            blocks = []
-            for i in range(2):
-                blocks.append(BasicBlock(in_planes, planes, 2 if stage > 0 and i == 0 else 1))
-                in_planes = planes
-            setattr(self, f"layer{stage + 1}", nn.Sequential(*blocks))
-        self.linear = nn.Linear(512, num_classes)
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
-            out = layer(out)
-        return self.linear(torch.flatten(F.adaptive_avg_pool2d(out, 1), 1))
-
-
 def compare(what, got, expected):
     worst = ((got - expected).abs() / (1 + expected.abs())).max().item()
     print(f"{what}: max |torch - engram| / (1 + |engram|) = {worst:.3e} (tolerance {TOLERANCE:g})")
@@ -116,7 +81,7 @@ def check_engram_checkpoint(folder):
     if not optimizer_entries or "optimizer.0.momentum_buffer" not in state:
         print(f"engram.ckpt: expected SGD momentum buffers, found {optimizer_entries}")
         return False
-    model = ResNet18()
+    model = make_model("resnet18", 3, 10)
     model.load_state_dict({k: v for k, v in state.items() if not k.startswith("optimizer.")}, strict=True)
     tracked = model.bn1.num_batches_tracked
     if tracked.dtype != torch.int64 or tracked.item() != caller_state["num_batches_tracked"]:
@@ -126,13 +91,13 @@ def check_engram_checkpoint(folder):
     io, _ = read_safetensors(f"{folder}/engram_io.safetensors")
     model.eval()
     with torch.no_grad():
-        logits = model(io["input"])
+        _, logits = model(io["input"])
     return compare("(a) engram checkpoint in PyTorch", logits, io["logits"])
 
 
 def export_torch_model(folder):
     torch.manual_seed(20250101)
-    model = ResNet18()
+    model = make_model("resnet18", 3, 10)
     for module in model.modules():  # non-trivial affine parameters
         if isinstance(module, nn.BatchNorm2d):
             nn.init.uniform_(module.weight, 0.5, 1.5)
@@ -144,7 +109,7 @@ def export_torch_model(folder):
     model.eval()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
-        logits = model(x)
+        _, logits = model(x)
     write_safetensors(f"{folder}/torch_weights.safetensors", model.state_dict(), {"written_by": "torch"})
     write_safetensors(f"{folder}/torch_io.safetensors", {"input": x, "logits": logits})
     print(f"(b) wrote the PyTorch ResNet-18 and its logits to {folder}")
