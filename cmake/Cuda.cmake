@@ -1,7 +1,19 @@
-# ENGRAM_CUDA=AUTO builds the CUDA backend when a CUDA compiler is found.
+# ENGRAM_CUDA=AUTO builds the CUDA backend when a CUDA compiler is found;
+# HOST compiles the same .cu sources as C++ against engram's host runtime
+# (core/cuda/host), so the CUDA backend runs on the CPU.
 set(ENGRAM_WITH_CUDA OFF)
 set(ENGRAM_WITH_CUDNN OFF)
-if(NOT ENGRAM_CUDA STREQUAL "OFF")
+set(ENGRAM_CUDA_HOST OFF)
+if(ENGRAM_CUDA STREQUAL "HOST")
+  set(ENGRAM_WITH_CUDA ON)
+  set(ENGRAM_CUDA_HOST ON)
+  find_path(BOOST_CONTEXT_INCLUDE_DIR boost/context/detail/fcontext.hpp)
+  find_library(BOOST_CONTEXT_LIBRARY NAMES boost_context)
+  if(NOT BOOST_CONTEXT_INCLUDE_DIR OR NOT BOOST_CONTEXT_LIBRARY)
+    message(FATAL_ERROR "engram: ENGRAM_CUDA=HOST needs Boost.Context (Debian: libboost-context-dev)")
+  endif()
+  message(STATUS "engram: CUDA backend ON, on the host runtime (${BOOST_CONTEXT_LIBRARY})")
+elseif(NOT ENGRAM_CUDA STREQUAL "OFF")
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
   endif()

@@ -3,6 +3,7 @@
 // that CPU-only code can include this file. Defined in core/cuda/runtime.cpp;
 // a CPU-only build has no definitions, so callers guard with ENGRAM_HAS_CUDA.
 #include <cstddef>
+#include <cstdint>
 
 #include "core/dtype.h"
 
@@ -18,6 +19,21 @@ void fill(void* data, DType dtype, size_t count, double value);
 void cast(const void* src, DType src_dtype, void* dst, DType dst_dtype, size_t count);
 size_t pool_reserved_bytes();   // bytes the allocator's pool currently holds
 
+}  // namespace engram::cuda
+
+namespace engram::cuda {
+// What engram's CUDA wrappers have done since the process started. They are
+// counted in engram's own code, so the counts mean the same on a GPU and on
+// the host runtime; tests assert that a training step adds no host sync and
+// no pool growth.
+struct Counters {
+  uint64_t launches = 0;          // kernels started (cuda::launch)
+  uint64_t allocations = 0;       // cuda::allocate calls (served by the stream-ordered pool)
+  uint64_t pool_growths = 0;      // allocations that made the pool take memory from the device
+  uint64_t host_syncs = 0;        // the host waited for the device: a copy to or from the host, a stream sync
+  uint64_t host_reads = 0;        // of which copies from the device to the host
+};
+Counters counters();
 }  // namespace engram::cuda
 
 namespace engram::cuda {

@@ -44,7 +44,14 @@ std::array<Backend, kFamilies> read_environment() {
 }
 
 std::array<Backend, kFamilies>& choices() {
-  static std::array<Backend, kFamilies> c = read_environment();
+  static std::array<Backend, kFamilies> c = [] {
+    std::array<Backend, kFamilies> chosen = read_environment();
+    for (int f = 0; f < kFamilies; ++f)
+      ENGRAM_CHECK(chosen[f] == Backend::native || vendor_available(static_cast<OpFamily>(f)), DeviceError,
+                   "ENGRAM_BACKEND", std::string("asks for the vendor ") + family_name(static_cast<OpFamily>(f)) +
+                                         ", but this build has none (cuBLAS and cuDNN exist only in nvcc builds)");
+    return chosen;
+  }();
   return c;
 }
 
@@ -73,7 +80,7 @@ bool vendor_available(OpFamily family) {
 #if ENGRAM_HAS_CUDNN
   (void)family;
   return true;
-#elif ENGRAM_HAS_CUDA
+#elif ENGRAM_HAS_CUBLAS
   return family == OpFamily::gemm;
 #else
   (void)family;

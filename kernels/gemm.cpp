@@ -21,10 +21,13 @@ void gemm(Device device, const GemmShape& shape, T alpha, const T* a, const T* b
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (backend(OpFamily::gemm) == Backend::vendor)
-      ENGRAM_CUDA_CALL("gemm", vendor::gemm(shape, alpha, a, b, beta, c));
-    else
-      ENGRAM_CUDA_CALL("gemm", cuda::gemm(shape, alpha, a, b, beta, c));
+#if ENGRAM_HAS_CUBLAS
+    if (backend(OpFamily::gemm) == Backend::vendor) {
+      vendor::gemm(shape, alpha, a, b, beta, c);
+      return;
+    }
+#endif
+    ENGRAM_CUDA_CALL("gemm", cuda::gemm(shape, alpha, a, b, beta, c));
   } else {
     throw DTypeError(std::string("gemm: the CUDA backend computes in f32, got ") + dtype_name(dtype_of<T>::value) +
                      " (run f64 on the CPU)");

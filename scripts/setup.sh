@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build libeigen3-dev catch2 libstb-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
-          dataset-fashion-mnist python3-torch)
+          libboost-context-dev dataset-fashion-mnist python3-torch)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

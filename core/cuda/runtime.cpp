@@ -2,6 +2,7 @@
 #include <string>
 
 #include "core/cuda/check.h"
+#include "core/cuda/launch.h"
 #include "core/cuda_runtime.h"
 
 namespace engram::cuda {
@@ -14,6 +15,11 @@ namespace engram::cuda {
 }
 
 namespace {
+
+Counters& mutable_counters() {
+  static Counters c;
+  return c;
+}
 
 // The pool keeps freed blocks instead of returning them to the driver, so a
 // training loop reaches a steady state where no step allocates from the driver.
@@ -35,8 +41,13 @@ cudaStream_t stream() {
   return s;
 }
 
+Counters counters() { return mutable_counters(); }
+
+void count_launch() { ++mutable_counters().launches; }
+
 void* allocate(size_t bytes) {
   void* ptr = nullptr;
+  const size_t reserved_before = pool_reserved_bytes();
   cudaError_t status = cudaMallocAsync(&ptr, bytes, stream());
   if (status != cudaSuccess) {
     cudaGetLastError();
@@ -46,6 +57,8 @@ void* allocate(size_t bytes) {
                            std::to_string(free_bytes >> 20) + " MiB free of " +
                            std::to_string(total_bytes >> 20) + " MiB): " + cudaGetErrorString(status));
   }
+  ++mutable_counters().allocations;
+  if (pool_reserved_bytes() > reserved_before) ++mutable_counters().pool_growths;
   return ptr;
 }
 
@@ -57,10 +70,13 @@ void deallocate(void* ptr) {
 void copy_to_device(void* dst, const void* src, size_t bytes) {
   ENGRAM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()));
   // The host buffer may be freed as soon as we return.
+  ++mutable_counters().host_syncs;
   ENGRAM_CUDA_CHECK(cudaStreamSynchronize(stream()));
 }
 
 void copy_to_host(void* dst, const void* src, size_t bytes) {
+  ++mutable_counters().host_syncs;
+  ++mutable_counters().host_reads;
   ENGRAM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
   ENGRAM_CUDA_CHECK(cudaStreamSynchronize(stream()));
 }
@@ -69,7 +85,10 @@ void copy_device_to_device(void* dst, const void* src, size_t bytes) {
   ENGRAM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()));
 }
 
-void synchronize() { ENGRAM_CUDA_CHECK(cudaStreamSynchronize(stream())); }
+void synchronize() {
+  ++mutable_counters().host_syncs;
+  ENGRAM_CUDA_CHECK(cudaStreamSynchronize(stream()));
+}
 
 size_t pool_reserved_bytes() {
   cudaMemPool_t pool;

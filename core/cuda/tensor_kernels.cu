@@ -2,6 +2,7 @@
 #include <cstdint>
 
 #include "core/cuda/check.h"
+#include "core/cuda/launch.h"
 #include "core/cuda_runtime.h"
 
 namespace engram::cuda {
@@ -26,8 +27,7 @@ unsigned grid_for(size_t count) {
 
 template <typename T>
 void fill_typed(void* data, size_t count, double value) {
-  fill_kernel<T><<<grid_for(count), 256, 0, stream()>>>(static_cast<T*>(data), count, static_cast<T>(value));
-  ENGRAM_CUDA_CHECK_LAUNCH("fill_kernel");
+  launch("fill_kernel", fill_kernel<T>, grid_for(count), 256, 0, static_cast<T*>(data), count, static_cast<T>(value));
 }
 
 template <typename Src>
@@ -35,12 +35,19 @@ void cast_from(const void* src, void* dst, DType dst_dtype, size_t count) {
   auto s = static_cast<const Src*>(src);
   unsigned grid = grid_for(count);
   switch (dst_dtype) {
-    case DType::f32: cast_kernel<<<grid, 256, 0, stream()>>>(s, static_cast<float*>(dst), count); break;
-    case DType::f64: cast_kernel<<<grid, 256, 0, stream()>>>(s, static_cast<double*>(dst), count); break;
-    case DType::i32: cast_kernel<<<grid, 256, 0, stream()>>>(s, static_cast<int32_t*>(dst), count); break;
-    case DType::u8: cast_kernel<<<grid, 256, 0, stream()>>>(s, static_cast<uint8_t*>(dst), count); break;
+    case DType::f32:
+      launch("cast_kernel", cast_kernel<Src, float>, grid, 256, 0, s, static_cast<float*>(dst), count);
+      break;
+    case DType::f64:
+      launch("cast_kernel", cast_kernel<Src, double>, grid, 256, 0, s, static_cast<double*>(dst), count);
+      break;
+    case DType::i32:
+      launch("cast_kernel", cast_kernel<Src, int32_t>, grid, 256, 0, s, static_cast<int32_t*>(dst), count);
+      break;
+    case DType::u8:
+      launch("cast_kernel", cast_kernel<Src, uint8_t>, grid, 256, 0, s, static_cast<uint8_t*>(dst), count);
+      break;
   }
-  ENGRAM_CUDA_CHECK_LAUNCH("cast_kernel");
 }
 
 }  // namespace
@@ -76,15 +83,14 @@ __global__ void accumulate_kernel(T* dst, const T* src, size_t count) {
 
 void accumulate(void* dst, const void* src, DType dtype, size_t count) {
   if (dtype == DType::f32) {
-    accumulate_kernel<<<grid_for(count), 256, 0, stream()>>>(static_cast<float*>(dst),
-                                                             static_cast<const float*>(src), count);
+    launch("accumulate_kernel", accumulate_kernel<float>, grid_for(count), 256, 0, static_cast<float*>(dst),
+           static_cast<const float*>(src), count);
   } else if (dtype == DType::f64) {
-    accumulate_kernel<<<grid_for(count), 256, 0, stream()>>>(static_cast<double*>(dst),
-                                                             static_cast<const double*>(src), count);
+    launch("accumulate_kernel", accumulate_kernel<double>, grid_for(count), 256, 0, static_cast<double*>(dst),
+           static_cast<const double*>(src), count);
   } else {
     throw DTypeError(std::string("cuda::accumulate: expected f32 or f64, got ") + dtype_name(dtype));
   }
-  ENGRAM_CUDA_CHECK_LAUNCH("accumulate_kernel");
 }
 
 }  // namespace engram::cuda

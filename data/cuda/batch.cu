@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "core/cuda/check.h"
+#include "core/cuda/launch.h"
 #include "data/batch.h"
 
 namespace engram::data::cuda {
@@ -25,7 +26,7 @@ __global__ void __launch_bounds__(kBatchThreads)
                       const int32_t* __restrict__ labels, const int32_t* __restrict__ indices,
                       float* __restrict__ images_out, int32_t* __restrict__ labels_out, bool stage_plane,
                       bool vector_load, bool vector_store) {
-  extern __shared__ __align__(16) uint8_t staged_plane[];
+  ENGRAM_DYNAMIC_SHARED(uint8_t, staged_plane);
   __shared__ float table[256];
   __shared__ SampleAugment draw;
 
@@ -97,10 +98,8 @@ void make_batch(const BatchParams& params, const Tensor& images, const Tensor& l
   const bool vector_load = plane_size % 16 == 0 && aligned16(pixels);
   const bool vector_store = params.width % 4 == 0 && aligned16(out);
   const size_t shared_bytes = stage_plane ? static_cast<size_t>((plane_size + 15) / 16 * 16) : 0;
-  make_batch_kernel<<<static_cast<unsigned>(planes), kBatchThreads, shared_bytes, ::engram::cuda::stream()>>>(
-      params, pixels, labels.data<int32_t>(), indices.data<int32_t>(), out, labels_out.data<int32_t>(), stage_plane,
+  ::engram::cuda::launch("make_batch_kernel", make_batch_kernel, static_cast<unsigned>(planes), kBatchThreads, shared_bytes, params, pixels, labels.data<int32_t>(), indices.data<int32_t>(), out, labels_out.data<int32_t>(), stage_plane,
       vector_load, vector_store);
-  ENGRAM_CUDA_CHECK_LAUNCH("make_batch_kernel");
 }
 
 }  // namespace engram::data::cuda

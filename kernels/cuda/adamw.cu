@@ -26,11 +26,9 @@ void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg
   double bias1 = 1 - std::pow(c.beta1, static_cast<double>(step));
   double bias2 = 1 - std::pow(c.beta2, static_cast<double>(step));
   int64_t n = param.numel();
-  adamw_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(
-      mptr(param), cptr(grad), mptr(exp_avg), mptr(exp_avg_sq), n, static_cast<float>(1 - c.lr * c.weight_decay),
+  launch("adamw_kernel", adamw_kernel, blocks_for(n), kThreads, 0, mptr(param), cptr(grad), mptr(exp_avg), mptr(exp_avg_sq), n, static_cast<float>(1 - c.lr * c.weight_decay),
       static_cast<float>(c.lr / bias1), static_cast<float>(1 / std::sqrt(bias2)), static_cast<float>(c.beta1),
       static_cast<float>(c.beta2), static_cast<float>(c.eps));
-  ENGRAM_CUDA_CHECK_LAUNCH("adamw_kernel");
 }
 
 }  // namespace engram::cuda

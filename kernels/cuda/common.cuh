@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/cuda/check.h"
+#include "core/cuda/launch.h"
 #include "core/tensor.h"
 
 namespace engram::cuda {

@@ -49,22 +49,19 @@ __global__ void depthwise_backward_weight_kernel(const DepthwiseDims dd, const f
 void depthwise_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   DepthwiseDims dd(g);
   int64_t count = g.batch * g.out_channels * g.out_height * g.out_width;
-  depthwise_forward_kernel<<<blocks_for(count), kThreads, 0, stream()>>>(dd, x, w, bias, y);
-  ENGRAM_CUDA_CHECK_LAUNCH("depthwise_forward_kernel");
+  launch("depthwise_forward_kernel", depthwise_forward_kernel, blocks_for(count), kThreads, 0, dd, x, w, bias, y);
 }
 
 void depthwise_backward_data(const Conv2dGeometry& g, const float* grad_y, const float* w, float* grad_x) {
   DepthwiseDims dd(g);
   int64_t count = g.batch * g.in_channels * g.height * g.width;
-  depthwise_backward_data_kernel<<<blocks_for(count), kThreads, 0, stream()>>>(dd, grad_y, w, grad_x);
-  ENGRAM_CUDA_CHECK_LAUNCH("depthwise_backward_data_kernel");
+  launch("depthwise_backward_data_kernel", depthwise_backward_data_kernel, blocks_for(count), kThreads, 0, dd, grad_y, w, grad_x);
 }
 
 void depthwise_backward_weight(const Conv2dGeometry& g, const float* grad_y, const float* x, float* grad_w) {
   DepthwiseDims dd(g);
   int64_t blocks = g.out_channels * g.kernel_h * g.kernel_w;  // one per weight element
-  depthwise_backward_weight_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream()>>>(dd, grad_y, x, grad_w);
-  ENGRAM_CUDA_CHECK_LAUNCH("depthwise_backward_weight_kernel");
+  launch("depthwise_backward_weight_kernel", depthwise_backward_weight_kernel, static_cast<unsigned>(blocks), kThreads, 0, dd, grad_y, x, grad_w);
 }
 
 }  // namespace engram::cuda::conv

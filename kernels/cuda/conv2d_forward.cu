@@ -148,9 +148,8 @@ void forward_pointwise_gemm(const Conv2dGeometry& g, const float* x, const float
   cuda::gemm(shape, 1.0f, w, x, 0.0f, y);
   if (bias) {
     int64_t count = g.batch * g.out_channels * pixels;
-    add_channel_bias_kernel<<<blocks_for(count), kThreads, 0, stream()>>>(y, bias, count, static_cast<int>(pixels),
+    launch("add_channel_bias_kernel", add_channel_bias_kernel, blocks_for(count), kThreads, 0, y, bias, count, static_cast<int>(pixels),
                                                                           static_cast<int>(g.out_channels));
-    ENGRAM_CUDA_CHECK_LAUNCH("add_channel_bias_kernel");
   }
 }
 
@@ -174,9 +173,8 @@ void forward_implicit_gemm(const Conv2dGeometry& geometry, const float* x, const
 
 void reduce_splits(const float* partial, int splits, int64_t count, const float* bias, int inner, int channels,
                    float* out) {
-  reduce_splits_kernel<<<blocks_for(count), kThreads, 0, stream()>>>(partial, splits, count, bias, inner, channels,
+  launch("reduce_splits_kernel", reduce_splits_kernel, blocks_for(count), kThreads, 0, partial, splits, count, bias, inner, channels,
                                                                      out);
-  ENGRAM_CUDA_CHECK_LAUNCH("reduce_splits_kernel");
 }
 
 }  // namespace engram::cuda::conv

@@ -40,39 +40,34 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   check_f32("binary", a);
   int64_t n = a.numel();
   switch (op) {
-    case BinaryOp::add: binary_kernel<BinaryOp::add><<<blocks_for(n), kThreads, 0, stream()>>>(cptr(a), cptr(b), mptr(out), n); break;
-    case BinaryOp::sub: binary_kernel<BinaryOp::sub><<<blocks_for(n), kThreads, 0, stream()>>>(cptr(a), cptr(b), mptr(out), n); break;
-    case BinaryOp::mul: binary_kernel<BinaryOp::mul><<<blocks_for(n), kThreads, 0, stream()>>>(cptr(a), cptr(b), mptr(out), n); break;
+    case BinaryOp::add: launch("binary_kernel", binary_kernel<BinaryOp::add>, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(out), n); break;
+    case BinaryOp::sub: launch("binary_kernel", binary_kernel<BinaryOp::sub>, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(out), n); break;
+    case BinaryOp::mul: launch("binary_kernel", binary_kernel<BinaryOp::mul>, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(out), n); break;
   }
-  ENGRAM_CUDA_CHECK_LAUNCH("binary_kernel");
 }
 
 void scale(const Tensor& x, double factor, const Tensor& out) {
   check_f32("scale", x);
   int64_t n = x.numel();
-  scale_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(cptr(x), static_cast<float>(factor), mptr(out), n);
-  ENGRAM_CUDA_CHECK_LAUNCH("scale_kernel");
+  launch("scale_kernel", scale_kernel, blocks_for(n), kThreads, 0, cptr(x), static_cast<float>(factor), mptr(out), n);
 }
 
 void relu_forward(const Tensor& x, const Tensor& y) {
   check_f32("relu", x);
   int64_t n = x.numel();
-  relu_forward_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(cptr(x), mptr(y), n);
-  ENGRAM_CUDA_CHECK_LAUNCH("relu_forward_kernel");
+  launch("relu_forward_kernel", relu_forward_kernel, blocks_for(n), kThreads, 0, cptr(x), mptr(y), n);
 }
 
 void relu_backward(const Tensor& y, const Tensor& grad_y, const Tensor& grad_x) {
   check_f32("relu_backward", y);
   int64_t n = y.numel();
-  relu_backward_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(cptr(y), cptr(grad_y), mptr(grad_x), n);
-  ENGRAM_CUDA_CHECK_LAUNCH("relu_backward_kernel");
+  launch("relu_backward_kernel", relu_backward_kernel, blocks_for(n), kThreads, 0, cptr(y), cptr(grad_y), mptr(grad_x), n);
 }
 
 void add_relu_forward(const Tensor& a, const Tensor& b, const Tensor& y) {
   check_f32("add_relu", a);
   int64_t n = a.numel();
-  add_relu_forward_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(cptr(a), cptr(b), mptr(y), n);
-  ENGRAM_CUDA_CHECK_LAUNCH("add_relu_forward_kernel");
+  launch("add_relu_forward_kernel", add_relu_forward_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(y), n);
 }
 
 }  // namespace engram::cuda

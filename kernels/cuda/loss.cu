@@ -274,11 +274,10 @@ void softmax_loss_forward(const SoftmaxLossSpec& spec, const Tensor& student, co
   const LossParams p = make_params(spec, student, labels, teacher);
   const int64_t rows = student.size(0);
   if (rows_vectorisable(p.cols, {student.raw_data(), p.teacher})) {
-    softmax_loss_forward_kernel<4><<<row_blocks(rows), kThreads, 0, stream()>>>(p, cptr(student), rows, mptr(row_loss));
+    launch("softmax_loss_forward_kernel", softmax_loss_forward_kernel<4>, row_blocks(rows), kThreads, 0, p, cptr(student), rows, mptr(row_loss));
   } else {
-    softmax_loss_forward_kernel<1><<<row_blocks(rows), kThreads, 0, stream()>>>(p, cptr(student), rows, mptr(row_loss));
+    launch("softmax_loss_forward_kernel", softmax_loss_forward_kernel<1>, row_blocks(rows), kThreads, 0, p, cptr(student), rows, mptr(row_loss));
   }
-  ENGRAM_CUDA_CHECK_LAUNCH("softmax_loss_forward_kernel");
 }
 
 void softmax_loss_backward(const SoftmaxLossSpec& spec, const Tensor& student, const Tensor& labels,
@@ -291,27 +290,22 @@ void softmax_loss_backward(const SoftmaxLossSpec& spec, const Tensor& student, c
   float* gs = mptr_or_null(grad_student);
   float* gt = mptr_or_null(grad_teacher);
   if (rows_vectorisable(p.cols, {student.raw_data(), p.teacher, gs, gt})) {
-    softmax_loss_backward_kernel<4><<<row_blocks(rows), kThreads, 0, stream()>>>(
-        p, cptr(student), rows, cptr(grad_rows), grad_stride, static_cast<float>(grad_scale), gs, gt);
+    launch("softmax_loss_backward_kernel", softmax_loss_backward_kernel<4>, row_blocks(rows), kThreads, 0, p, cptr(student), rows, cptr(grad_rows), grad_stride, static_cast<float>(grad_scale), gs, gt);
   } else {
-    softmax_loss_backward_kernel<1><<<row_blocks(rows), kThreads, 0, stream()>>>(
-        p, cptr(student), rows, cptr(grad_rows), grad_stride, static_cast<float>(grad_scale), gs, gt);
+    launch("softmax_loss_backward_kernel", softmax_loss_backward_kernel<1>, row_blocks(rows), kThreads, 0, p, cptr(student), rows, cptr(grad_rows), grad_stride, static_cast<float>(grad_scale), gs, gt);
   }
-  ENGRAM_CUDA_CHECK_LAUNCH("softmax_loss_backward_kernel");
 }
 
 void sum_scaled(const Tensor& values, double scale, const Tensor& out) {
   check_f32("sum_scaled", values);
-  sum_scaled_kernel<<<1, kThreads, 0, stream()>>>(cptr(values), values.numel(), static_cast<float>(scale), false,
+  launch("sum_scaled_kernel", sum_scaled_kernel, 1, kThreads, 0, cptr(values), values.numel(), static_cast<float>(scale), false,
                                                   mptr(out));
-  ENGRAM_CUDA_CHECK_LAUNCH("sum_scaled_kernel");
 }
 
 void squared_difference(const Tensor& a, const Tensor& b, const Tensor& out) {
   check_f32("squared_difference", a);
   const int64_t n = a.numel();
-  squared_difference_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(cptr(a), cptr(b), mptr(out), n);
-  ENGRAM_CUDA_CHECK_LAUNCH("squared_difference_kernel");
+  launch("squared_difference_kernel", squared_difference_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(out), n);
 }
 
 void sum_squared_difference(const Tensor& a, const Tensor& b, double scale, bool take_sqrt, const Tensor& out) {
@@ -324,17 +318,13 @@ void sum_squared_difference(const Tensor& a, const Tensor& b, double scale, bool
   const int64_t blocks = std::min<int64_t>(std::max<int64_t>((n + kElementsPerBlock - 1) / kElementsPerBlock, 1), 1024);
   const float scale_f = static_cast<float>(scale);
   if (blocks == 1) {
-    sum_squared_difference_kernel<<<1, kThreads, 0, stream()>>>(cptr(a), cptr(b), n, vector_count, scale_f, take_sqrt,
+    launch("sum_squared_difference_kernel", sum_squared_difference_kernel, 1, kThreads, 0, cptr(a), cptr(b), n, vector_count, scale_f, take_sqrt,
                                                                 mptr(out));
-    ENGRAM_CUDA_CHECK_LAUNCH("sum_squared_difference_kernel");
     return;
   }
   Tensor partials = Tensor::empty({blocks}, DType::f32, a.device());
-  sum_squared_difference_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream()>>>(
-      cptr(a), cptr(b), n, vector_count, scale_f, take_sqrt, mptr(partials));
-  ENGRAM_CUDA_CHECK_LAUNCH("sum_squared_difference_kernel");
-  sum_scaled_kernel<<<1, kThreads, 0, stream()>>>(cptr(partials), blocks, scale_f, take_sqrt, mptr(out));
-  ENGRAM_CUDA_CHECK_LAUNCH("sum_scaled_kernel");
+  launch("sum_squared_difference_kernel", sum_squared_difference_kernel, static_cast<unsigned>(blocks), kThreads, 0, cptr(a), cptr(b), n, vector_count, scale_f, take_sqrt, mptr(partials));
+  launch("sum_scaled_kernel", sum_scaled_kernel, 1, kThreads, 0, cptr(partials), blocks, scale_f, take_sqrt, mptr(out));
 }
 
 void mse_backward(const Tensor& a, const Tensor& b, const Tensor& grad_out, double grad_scale, const Tensor& grad_a,
@@ -342,19 +332,16 @@ void mse_backward(const Tensor& a, const Tensor& b, const Tensor& grad_out, doub
   check_f32("mse_backward", a);
   const int64_t n = a.numel();
   const int grad_stride = grad_out.numel() == 1 ? 0 : 1;
-  difference_backward_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(cptr(a), cptr(b), cptr(grad_out), grad_stride,
+  launch("difference_backward_kernel", difference_backward_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b), cptr(grad_out), grad_stride,
                                                                        static_cast<float>(2.0 * grad_scale), nullptr,
                                                                        mptr_or_null(grad_a), mptr_or_null(grad_b), n);
-  ENGRAM_CUDA_CHECK_LAUNCH("difference_backward_kernel");
 }
 
 void l2_distance_backward(const Tensor& a, const Tensor& b, const Tensor& distance, const Tensor& grad_out,
                           const Tensor& grad_a, const Tensor& grad_b) {
   check_f32("l2_distance_backward", a);
   const int64_t n = a.numel();
-  difference_backward_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(
-      cptr(a), cptr(b), cptr(grad_out), 0, 1.0f, cptr(distance), mptr_or_null(grad_a), mptr_or_null(grad_b), n);
-  ENGRAM_CUDA_CHECK_LAUNCH("difference_backward_kernel");
+  launch("difference_backward_kernel", difference_backward_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b), cptr(grad_out), 0, 1.0f, cptr(distance), mptr_or_null(grad_a), mptr_or_null(grad_b), n);
 }
 
 }  // namespace engram::cuda

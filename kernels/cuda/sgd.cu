@@ -74,9 +74,8 @@ __global__ void __launch_bounds__(kThreads) sgd_multi_tensor_kernel(SgdTensorLis
     param[i] = sgd_update(param[i], grad[i], s.use_momentum ? buffer + i : &scratch, s);
 }
 
-void launch(const SgdTensorList& list, int blocks, const SgdScalars& scalars) {
-  sgd_multi_tensor_kernel<<<blocks, kThreads, 0, stream()>>>(list, scalars);
-  ENGRAM_CUDA_CHECK_LAUNCH("sgd_multi_tensor_kernel");
+void launch_sgd(const SgdTensorList& list, int blocks, const SgdScalars& scalars) {
+  launch("sgd_multi_tensor_kernel", sgd_multi_tensor_kernel, blocks, kThreads, 0, list, scalars);
 }
 
 }  // namespace
@@ -107,7 +106,7 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
       list.tensor_of_block[blocks] = slot;
       list.chunk_of_block[blocks] = static_cast<int>(c);
       if (++blocks < kMaxBlocks) continue;
-      launch(list, blocks, scalars);
+      launch_sgd(list, blocks, scalars);
       blocks = 0;
       if (c + 1 < chunks) {  // the tensor's remaining chunks go into the next launch, from slot 0
         list.param[0] = list.param[slot];
@@ -121,12 +120,12 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
       }
     }
     if (tensors == kMaxTensors) {
-      if (blocks > 0) launch(list, blocks, scalars);
+      if (blocks > 0) launch_sgd(list, blocks, scalars);
       tensors = 0;
       blocks = 0;
     }
   }
-  if (blocks > 0) launch(list, blocks, scalars);
+  if (blocks > 0) launch_sgd(list, blocks, scalars);
 }
 
 }  // namespace engram::cuda
