@@ -107,7 +107,7 @@ void keep_away_from_kink(const BnSpec& s, BnArgs& a) {
   throw std::logic_error("batchnorm cases: could not move the inputs away from the relu kink");
 }
 
-std::function<std::vector<Tensor>(DType, Generator&)> bn_inputs(BnSpec s) {
+MakeInputs bn_inputs(BnSpec s) {
   return [s](DType dtype, Generator& gen) {
     const Shape channels{s.shape[1]};
     BnArgs a;
@@ -177,6 +177,8 @@ std::vector<OpCase> batchnorm_cases() {
     cases.push_back(make_case(without_affine(spec({3, 6, 2, 3}, A::none, training)), tol));
     cases.push_back(make_case(spec({2, 3, 7, 7}, A::relu, training), tol));
     cases.push_back(make_case(spec({1, 5, 4, 3}, A::add_relu, training), tol));
+    cases.push_back(make_case(spec({2, 13, 2, 2}, A::relu, training), tol));     // odd C, float4 planes of one vector
+    cases.push_back(make_case(spec({3, 4, 1, 5}, A::add_relu, training), tol));  // H = 1, odd plane: scalar
   }
   cases.push_back(make_case(spec({4, 2, 1, 1}, A::none, true), tol));  // H*W = 1
   BnSpec untracked = without_affine(spec({2, 3, 5, 5}, A::none, true));
@@ -187,32 +189,46 @@ std::vector<OpCase> batchnorm_cases() {
   cases.push_back(make_case(weight_only, tol));
   cases.push_back(make_case(without_affine(spec({2, 4, 3, 3}, A::add_relu, true)), tol));
   cases.push_back(make_case(spec({2, 3, 7, 7}, A::add_relu, true), tol));
-  return cases;
-}
+  cases.push_back(make_case(spec({5, 1, 3, 3}, A::none, true), tol));   // C = 1
+  cases.push_back(make_case(spec({1, 3, 1, 7}, A::relu, true), tol));   // N = 1, H = 1
+  cases.push_back(make_case(spec({1, 2, 1, 1}, A::none, false), tol));  // one value per channel (evaluation only)
 
-std::vector<OpCase> batchnorm_parity_cases() {
-  using A = BnActivation;
-  // Sums over up to ~30k values per channel in float32 on the GPU.
-  const double tol = 1e-3;
-  std::vector<OpCase> cases;
+  // Parity only. Sums over up to ~30k values per channel in float32 on the GPU.
+  const double large_tol = 1e-3;
+  const size_t first = cases.size();
   for (A act : {A::none, A::relu, A::add_relu}) {
     for (bool training : {true, false}) {
-      cases.push_back(make_case(spec({16, 8, 32, 32}, act, training), tol));   // float4 path, several blocks
-      cases.push_back(make_case(spec({128, 3, 15, 15}, act, training), tol));  // scalar path, many blocks
+      cases.push_back(make_case(spec({16, 8, 32, 32}, act, training), large_tol));   // float4 path, several blocks
+      cases.push_back(make_case(spec({128, 3, 15, 15}, act, training), large_tol));  // scalar path, many blocks
     }
   }
-  cases.push_back(make_case(spec({64, 4, 28, 28}, A::none, true), tol));   // uneven slices
-  cases.push_back(make_case(spec({8, 33, 7, 7}, A::none, true), tol));     // odd C, 7x7 maps
-  cases.push_back(make_case(spec({1, 7, 9, 9}, A::add_relu, true), tol));  // N = 1
-  cases.push_back(make_case(spec({32, 256, 4, 4}, A::relu, true), tol));   // many channels, small maps
-  BnSpec untracked = without_affine(spec({16, 8, 32, 32}, A::relu, true));
-  untracked.running = false;
-  cases.push_back(make_case(untracked, tol));
+  cases.push_back(make_case(spec({64, 4, 28, 28}, A::none, true), large_tol));   // uneven slices
+  cases.push_back(make_case(spec({8, 33, 7, 7}, A::none, true), large_tol));     // odd C, 7x7 maps
+  cases.push_back(make_case(spec({1, 7, 9, 9}, A::add_relu, true), large_tol));  // N = 1
+  cases.push_back(make_case(spec({32, 256, 4, 4}, A::relu, true), large_tol));   // many channels, small maps
+  BnSpec untracked_large = without_affine(spec({16, 8, 32, 32}, A::relu, true));
+  untracked_large.running = false;
+  cases.push_back(make_case(untracked_large, large_tol));
   // Mean far from 0 compared to the spread: the case Welford's update is for.
   BnSpec offset = spec({32, 4, 16, 16}, A::none, true);
   offset.x_mean = 100.0;
   offset.x_std = 0.5;
-  cases.push_back(make_case(offset, tol));
+  cases.push_back(make_case(offset, large_tol));
+  // Small maps that still split a channel over blocks: 3 slices of scalars
+  // (1089 per plane), 2 slices of float4 (1280 vectors per channel).
+  cases.push_back(make_case(spec({2, 3, 33, 33}, A::none, true), large_tol));
+  cases.push_back(make_case(spec({5, 2, 32, 32}, A::add_relu, true), large_tol));
+  // A batch of 0 (evaluation: training needs more than one value per channel).
+  for (A act : {A::none, A::add_relu}) cases.push_back(make_case(spec({0, 3, 4, 4}, act, false), tol));
+  for (size_t i = first; i < cases.size(); ++i) cases[i].parity_only = true;
+  // Float4-sized planes on misaligned inputs: the scalar kernels.
+  cases.push_back(unaligned(make_case(spec({2, 3, 4, 4}, A::none, true), tol)));
+  cases.push_back(unaligned(make_case(spec({2, 3, 4, 4}, A::add_relu, false), tol)));
+  // NaN in channel 0, +Inf in channel 1, -Inf in channel 2 of image 0 (x only):
+  // the statistics of those channels, and everything normalised by them.
+  for (bool training : {true, false})
+    for (A act : {A::none, A::relu})
+      cases.push_back(non_finite(make_case(spec({2, 3, 4, 5}, act, training), tol), 20, {0}));
   return cases;
 }
 

@@ -112,9 +112,6 @@ std::vector<OpCase> to_cases(const std::vector<Conv2dShapeCase>& shapes) {
 
 }  // namespace
 
-std::vector<OpCase> conv2d_cases() { return to_cases(conv2d_small_shapes()); }
-std::vector<OpCase> conv2d_medium_cases() { return to_cases(conv2d_medium_shapes()); }
-
 std::vector<Conv2dShapeCase> resnet18_conv_shapes(int64_t batch) {
   using P = Conv2dParams;
   return {
@@ -132,6 +129,61 @@ std::vector<Conv2dShapeCase> resnet18_conv_shapes(int64_t batch) {
   };
 }
 
-std::vector<OpCase> conv2d_resnet18_cases(int64_t batch) { return to_cases(resnet18_conv_shapes(batch)); }
+namespace {
+
+// Shapes beyond conv2d_small_shapes() that reach more of the CUDA kernels'
+// paths, small enough for the gradient check.
+std::vector<Conv2dShapeCase> conv2d_edge_shapes() {
+  using P = Conv2dParams;
+  return {
+      // H*W, P*Q and C*R*S all multiples of 4: the float4 stores of all three passes.
+      {"3x3 on 8x8, every vector store", {2, 4, 8, 8}, {4, 4, 3, 3}, P::square(1, 1), true},
+      // The data gradient's stride phases: one without input pixels, 16 in one launch, 5 along W only.
+      {"3x3 stride 2 on 1x1 map", {2, 2, 1, 1}, {3, 2, 3, 3}, P::square(2, 1), false},
+      {"3x3 stride 4", {1, 2, 9, 9}, {3, 2, 3, 3}, P::square(4, 1), true},
+      {"3x3 stride 1x5 dilation 2x1", {1, 3, 6, 13}, {2, 3, 3, 3}, P{1, 5, 1, 1, 2, 1, 1}, false},
+      {"padding 2 on a 3x3 kernel", {1, 2, 3, 3}, {2, 2, 3, 3}, P::square(1, 2), true},
+      {"5x1 kernel", {2, 2, 9, 4}, {3, 2, 5, 1}, P{1, 1, 2, 0, 1, 1, 1}, false},
+      {"groups 4, one filter each", {2, 8, 5, 5}, {4, 2, 3, 3}, P::square(1, 1, 1, 4), true},
+      {"one output channel", {1, 3, 5, 5}, {1, 3, 3, 3}, P::square(1, 1), true},
+      {"depthwise stride 2x1 on 7x9", {2, 3, 7, 9}, {3, 1, 3, 3}, P{2, 1, 1, 1, 1, 1, 3}, true},
+      {"depthwise 1x1 x2", {2, 4, 3, 3}, {8, 1, 1, 1}, P::square(1, 0, 1, 4), false},
+      // The 1x1 GEMM path with 16-byte loads and a float4 epilogue (H*W = 16, C = 8).
+      {"1x1 gemm path float4", {2, 8, 4, 4}, {4, 8, 1, 1}, P::square(1, 0), true},
+  };
+}
+
+OpCase case_of(const Conv2dShapeCase& s) { return conv2d_case(s.label, s.x_shape, s.weight_shape, s.params, s.bias); }
+
+}  // namespace
+
+std::vector<OpCase> conv2d_cases() {
+  using P = Conv2dParams;
+  std::vector<OpCase> cases = to_cases(conv2d_small_shapes());
+  for (OpCase& c : to_cases(conv2d_edge_shapes())) cases.push_back(std::move(c));
+  // Parity only: tile tails, 1x1, groups and depthwise with many channels, and
+  // every ResNet-18 layer at batch 2.
+  for (OpCase& c : to_cases(conv2d_medium_shapes())) cases.push_back(parity_only(std::move(c)));
+  for (OpCase& c : to_cases(resnet18_conv_shapes(2))) cases.push_back(parity_only(std::move(c)));
+  // A batch of 0: the implicit GEMM (N = 0 output columns), the 1x1 GEMM path, depthwise.
+  for (const Conv2dShapeCase& s :
+       std::vector<Conv2dShapeCase>{{"3x3 batch 0", {0, 3, 5, 5}, {4, 3, 3, 3}, P::square(1, 1), true},
+                                    {"3x3 stride 2 batch 0", {0, 2, 7, 7}, {2, 2, 3, 3}, P::square(2, 1), false},
+                                    {"1x1 gemm path batch 0", {0, 4, 5, 5}, {3, 4, 1, 1}, P::square(1, 0), true},
+                                    {"depthwise batch 0", {0, 3, 6, 6}, {3, 1, 3, 3}, P::square(1, 1, 1, 3), true}})
+    cases.push_back(parity_only(case_of(s)));
+  // Misaligned x and weight on the 1x1 GEMM path: its scalar loads.
+  cases.push_back(unaligned(case_of({"1x1 gemm path", {2, 8, 4, 4}, {4, 8, 1, 1}, P::square(1, 0), true})));
+  // NaN, +Inf, -Inf in x (the weight stays finite, so that zero padding times
+  // the weight stays 0 on every path): outputs whose window covers them, and
+  // the weight gradient.
+  for (const Conv2dShapeCase& s :
+       std::vector<Conv2dShapeCase>{{"3x3", {2, 3, 5, 5}, {4, 3, 3, 3}, P::square(1, 1), true},
+                                    {"3x3 stride 2", {1, 3, 7, 7}, {2, 3, 3, 3}, P::square(2, 1), false},
+                                    {"1x1 gemm path", {2, 4, 4, 4}, {3, 4, 1, 1}, P::square(1, 0), true},
+                                    {"depthwise", {2, 3, 6, 6}, {3, 1, 3, 3}, P::square(1, 1, 1, 3), true}})
+    cases.push_back(non_finite(case_of(s), 7, {0}));
+  return cases;
+}
 
 }  // namespace engram::testing

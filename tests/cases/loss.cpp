@@ -8,8 +8,6 @@ namespace engram::testing {
 
 namespace {
 
-using MakeInputs = std::function<std::vector<Tensor>(DType, Generator&)>;
-
 // How the teacher logits enter a softmax loss: absent, constant (offline KD,
 // no gradient), or trainable (mutual learning, gradient checked too).
 enum class Teacher { none, frozen, trainable };
@@ -114,6 +112,14 @@ constexpr double kCrossEntropyTolerance = 1e-5;
 constexpr double kKLTolerance = 1e-4;
 constexpr double kSquaredErrorTolerance = 1e-5;
 
+// Applies `mark` to the cases from index `first` on.
+void mark_from(std::vector<OpCase>& cases, size_t first, OpCase (*mark)(OpCase)) {
+  for (size_t i = first; i < cases.size(); ++i) cases[i] = mark(std::move(cases[i]));
+}
+
+OpCase mark_parity_only(OpCase c) { return parity_only(std::move(c)); }
+OpCase mark_unaligned(OpCase c) { return unaligned(std::move(c)); }
+
 }  // namespace
 
 std::vector<OpCase> loss_cases() {
@@ -142,6 +148,14 @@ std::vector<OpCase> loss_cases() {
   add_distill(cases, {5, 7}, Reduction::mean, Teacher::trainable, 1.0, 1.0, 0.0, KLForm::standard, kKLTolerance);
   add_distill(cases, {5, 7}, Reduction::sum, Teacher::trainable, 0.3, 3.0, 0.1, KLForm::reference_compat, kKLTolerance);
   add_distill(cases, {4, 8}, Reduction::none, Teacher::frozen, 0.5, 2.0, 0.2, KLForm::reference_compat, kKLTolerance);
+  // 13 rows of C = 4: float4 rows narrower than a warp, a partly empty block of
+  // 8 rows; C = 129: odd, several columns per lane.
+  for (const Shape& s : {Shape{13, 4}, Shape{9, 129}}) {
+    add_cross_entropy(cases, s, Reduction::mean, 0.1, kCrossEntropyTolerance);
+    add_kl(cases, s, Reduction::none, 3.0, Teacher::trainable, kKLTolerance);
+    add_distill(cases, s, Reduction::sum, Teacher::trainable, 0.3, 3.0, 0.1, KLForm::standard, kKLTolerance);
+    add_compat(cases, s, 3.0, Teacher::frozen, kKLTolerance);
+  }
 
   for (Shape s : {Shape{1}, Shape{3, 5}, Shape{2, 3, 7, 7}}) {
     for (Reduction r : kReductions) add_mse(cases, s, r, false, kSquaredErrorTolerance);
@@ -149,13 +163,16 @@ std::vector<OpCase> loss_cases() {
     add_l2(cases, s, false, kSquaredErrorTolerance);
     add_l2(cases, s, true, kSquaredErrorTolerance);
   }
-  return cases;
-}
+  // 31 float4 and a tail of 3; 33 = 8 float4 and a tail of 1.
+  for (Shape s : {Shape{127}, Shape{3, 11}}) {
+    add_mse(cases, s, Reduction::sum, false, kSquaredErrorTolerance);
+    add_mse(cases, s, Reduction::none, true, kSquaredErrorTolerance);
+    add_l2(cases, s, false, kSquaredErrorTolerance);
+  }
 
-std::vector<OpCase> loss_large_cases() {
-  std::vector<OpCase> cases;
-  // 130 and 257 rows leave the last block of 8 rows partly empty; C = 37 takes
-  // the scalar path, C = 100 / 1000 the float4 path.
+  // Parity only. 130 and 257 rows leave the last block of 8 rows partly
+  // empty; C = 37 takes the scalar path, C = 100 / 1000 the float4 path.
+  size_t first = cases.size();
   for (Reduction r : kReductions) {
     add_cross_entropy(cases, {130, 1000}, r, 0.1, kCrossEntropyTolerance);
     add_cross_entropy(cases, {257, 37}, r, 0.0, kCrossEntropyTolerance);
@@ -176,6 +193,42 @@ std::vector<OpCase> loss_large_cases() {
     add_l2(cases, s, false, kSquaredErrorTolerance);
     add_l2(cases, s, true, kSquaredErrorTolerance);
   }
+  mark_from(cases, first, mark_parity_only);
+
+  // C % 4 == 0 on misaligned rows: the scalar row kernels; squared errors with
+  // no float4 prefix (one block, and several partial sums).
+  first = cases.size();
+  add_cross_entropy(cases, {6, 8}, Reduction::sum, 0.1, kCrossEntropyTolerance);
+  add_distill(cases, {6, 8}, Reduction::none, Teacher::trainable, 0.3, 3.0, 0.1, KLForm::standard, kKLTolerance);
+  add_compat(cases, {6, 8}, 3.0, Teacher::trainable, kKLTolerance);
+  add_mse(cases, {4, 999}, Reduction::sum, false, kSquaredErrorTolerance);
+  add_l2(cases, {4, 999}, false, kSquaredErrorTolerance);
+  add_mse(cases, {8, 1024}, Reduction::mean, false, kSquaredErrorTolerance);
+  mark_from(cases, first, mark_unaligned);
+
+  // NaN in row 0, +Inf in row 1, -Inf in row 2 of the student's logits, the
+  // teacher's, or both; NaN, +Inf, -Inf at elements 0, 5, 10 of one squared-error operand.
+  auto poison_from = [&cases](size_t from, int64_t spacing, std::vector<size_t> only) {
+    for (size_t i = from; i < cases.size(); ++i) cases[i] = non_finite(std::move(cases[i]), spacing, only);
+  };
+  first = cases.size();
+  add_cross_entropy(cases, {5, 7}, Reduction::none, 0.1, kCrossEntropyTolerance);
+  add_kl(cases, {5, 7}, Reduction::none, 3.0, Teacher::trainable, kKLTolerance);
+  poison_from(first, 7, {});
+  first = cases.size();
+  add_compat(cases, {5, 7}, 3.0, Teacher::trainable, kKLTolerance);
+  poison_from(first, 7, {1});
+  first = cases.size();
+  add_cross_entropy(cases, {5, 8}, Reduction::mean, 0.0, kCrossEntropyTolerance);  // float4 rows
+  add_distill(cases, {5, 8}, Reduction::none, Teacher::trainable, 0.3, 3.0, 0.1, KLForm::standard, kKLTolerance);
+  poison_from(first, 8, {0});
+  first = cases.size();
+  add_mse(cases, {3, 11}, Reduction::none, false, kSquaredErrorTolerance);
+  add_mse(cases, {127}, Reduction::sum, false, kSquaredErrorTolerance);
+  poison_from(first, 5, {0});
+  first = cases.size();
+  add_l2(cases, {127}, true, kSquaredErrorTolerance);
+  poison_from(first, 5, {1});
   return cases;
 }
 

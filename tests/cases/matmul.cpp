@@ -55,17 +55,25 @@ std::vector<OpCase> matmul_cases() {
   cases.push_back(matmul_case(0, 5, 1, 6, false, true));   // one column
   cases.push_back(matmul_case(0, 4, 6, 1, true, false));   // k = 1: outer product
   cases.push_back(matmul_case(1, 3, 4, 2, false, true));   // batch of one
+  // Split-K on a small product (batch 1, one 64x64 tile, k >= 128): scalar
+  // loads (n = 6, odd k) and 16-byte loads with a float4 epilogue (n = 8, k = 256).
+  cases.push_back(matmul_case(0, 5, 6, 200, false, false));
+  cases.push_back(matmul_case(0, 5, 6, 203, true, true));
+  cases.push_back(matmul_case(0, 3, 8, 256, false, false));
+  cases.push_back(matmul_case(0, 3, 8, 256, true, false));
+  cases.push_back(matmul_case(0, 13, 7, 33, false, false));  // odd everywhere
+  cases.push_back(matmul_case(0, 13, 7, 33, true, true));
+  cases.push_back(matmul_case(2, 8, 12, 16, false, false));  // batched, 16-byte loads, float4 epilogue
   for (bool bias : {true, false}) {
     cases.push_back(linear_case(4, 3, 5, bias));
     cases.push_back(linear_case(1, 7, 1, bias));    // batch 1, one output
     cases.push_back(linear_case(9, 12, 10, bias));  // features not a multiple of 4 on the output side
   }
-  return cases;
-}
+  cases.push_back(linear_case(3, 130, 4, true));  // split-K forward, long bias-gradient columns of 3
 
-std::vector<OpCase> matmul_large_cases() {
-  std::vector<OpCase> cases;
-  // Odd sizes across the 64x64x16 tiles' edges; 130x129x7's backward GEMMs (k = 129, 130) split k.
+  // Parity only. Odd sizes across the 64x64x16 tiles' edges; 130x129x7's
+  // backward GEMMs (k = 129, 130) split k.
+  const size_t first = cases.size();
   for (bool trans_a : {false, true})
     for (bool trans_b : {false, true}) cases.push_back(matmul_case(0, 33, 65, 17, trans_a, trans_b));
   cases.push_back(matmul_case(0, 130, 129, 7, false, false));
@@ -82,6 +90,25 @@ std::vector<OpCase> matmul_large_cases() {
   // ResNet-18's classifier at batch 128: split-K forward and weight gradient.
   cases.push_back(linear_case(128, 512, 100, true));
   cases.push_back(linear_case(1, 4096, 1000, true));  // one row, long k: many splits
+  // More than 65535 batch entries: the launches are cut along gridDim.z.
+  cases.push_back(matmul_case(65537, 2, 3, 4, false, false));
+  // Empty products: k = 0 (C = 0, gradients empty), m = 0, a batch of 0, a linear layer over 0 rows.
+  cases.push_back(matmul_case(0, 3, 4, 0, false, false));
+  cases.push_back(matmul_case(0, 0, 4, 5, false, true));
+  cases.push_back(matmul_case(0, 5, 0, 3, true, false));
+  cases.push_back({"matmul NN m=3 n=4 k=5 batch of 0", normal_inputs({{0, 3, 5}, {0, 5, 4}}),
+                   [](auto& in) { return matmul(in[0], in[1]); }});
+  cases.push_back(linear_case(0, 3, 5, true));
+  for (size_t i = first; i < cases.size(); ++i) cases[i].parity_only = true;
+  // Misaligned operands of aligned shapes: the scalar loads, with and without split-K.
+  cases.push_back(unaligned(matmul_case(0, 8, 8, 8, false, false)));
+  cases.push_back(unaligned(matmul_case(0, 3, 8, 256, false, true)));
+  cases.push_back(unaligned(linear_case(4, 8, 12, true)));
+  // NaN, +Inf, -Inf in both operands (and the bias): in the forward and both backward GEMMs.
+  cases.push_back(non_finite(matmul_case(0, 4, 6, 5, false, false), 6));
+  cases.push_back(non_finite(matmul_case(0, 3, 8, 256, false, false), 300));  // through split-K
+  cases.push_back(non_finite(matmul_case(2, 4, 5, 3, true, true), 4));
+  cases.push_back(non_finite(linear_case(4, 6, 5, true), 2));
   return cases;
 }
 

@@ -5,12 +5,13 @@
 
 namespace engram::testing {
 
-// Small shapes for the double gradient check and the CUDA parity test.
-// Max-pool inputs are distinct values spaced far apart, so no window has a
-// tie and finite differences never cross a switch of the argmax.
+// max, avg (with and without the padding), adaptive and global average
+// pooling. Small shapes are gradient-checked and compared on CUDA: max-pool
+// inputs are distinct values spaced far apart, so no window has a tie and
+// finite differences never cross a switch of the argmax; odd, non-square and
+// 1x1 maps, windows that are mostly padding, both global-average load widths.
+// Parity only: larger maps, max-pool ties (both backends break them the same
+// way), a batch of 0, misaligned inputs and NaN / +-Inf values.
 std::vector<OpCase> pool_cases();
-// Larger shapes (and max-pool ties, which both backends break the same way)
-// for the CUDA parity test only.
-std::vector<OpCase> pool_parity_cases();
 
 }  // namespace engram::testing

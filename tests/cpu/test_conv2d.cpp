@@ -3,10 +3,12 @@
 
 #include "core/autograd.h"
 #include "kernels/conv2d.h"
-#include "tests/cases/conv2d.h"
 #include "tests/support/checks.h"
 
 using namespace engram;
+
+// The f64 gradient check of the case table (tests/cases/conv2d.cpp) runs in
+// tests/ops/test_op_gradcheck.cpp; this program keeps the closed-form and error tests.
 
 namespace {
 
@@ -177,14 +179,6 @@ TEST_CASE("conv2d records no graph without grad", "[conv2d]") {
   CHECK(conv2d(x, w, Tensor()).grad_fn() != nullptr);
   NoGradGuard no_grad;
   CHECK(conv2d(x, w, Tensor()).grad_fn() == nullptr);
-}
-
-TEST_CASE("conv2d gradients match central differences in double", "[conv2d][gradcheck]") {
-  for (const auto& op_case : testing::conv2d_cases()) {
-    auto result = testing::gradcheck(op_case);
-    INFO(result.report);
-    CHECK(result.ok);
-  }
 }
 
 TEST_CASE("conv2d rejects bad shapes, parameters and types", "[conv2d][errors]") {

@@ -1,10 +1,12 @@
 #include <catch2/catch.hpp>
 
 #include "kernels/pool.h"
-#include "tests/cases/pool.h"
 #include "tests/support/checks.h"
 
 using namespace engram;
+
+// The f64 gradient check of the case table (tests/cases/pool.cpp) runs in
+// tests/ops/test_op_gradcheck.cpp; this program keeps the closed-form and error tests.
 
 namespace {
 
@@ -127,14 +129,6 @@ TEST_CASE("global_avg_pool2d averages each plane into [N, C]", "[pool]") {
   CHECK(g[3 * 49 + 10] == Approx(-1));
   CHECK(g[4 * 49 + 7] == Approx(0.1));
   check_values(global_avg_pool2d(Tensor::from_vector<double>({3, -1}, {1, 2, 1, 1})), {3, -1});
-}
-
-TEST_CASE("pooling gradients match central differences in double", "[pool][gradcheck]") {
-  for (const auto& op_case : testing::pool_cases()) {
-    auto result = testing::gradcheck(op_case);
-    INFO(result.report);
-    CHECK(result.ok);
-  }
 }
 
 TEST_CASE("pooling ops reject misuse with the op's name and what was expected", "[pool][errors]") {

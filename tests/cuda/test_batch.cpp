@@ -3,6 +3,7 @@
 
 #include "data/loader.h"
 #include "tests/cases/batch.h"
+#include "tests/support/schedule_guard.h"
 
 using namespace engram;
 
@@ -31,11 +32,13 @@ bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 // First differing element, for the failure message.
-std::string first_difference(const std::vector<float>& a, const std::vector<float>& b) {
+std::string first_difference(const std::vector<float>& a, const std::vector<float>& b,
+                             const std::string& a_name = "cuda", const std::string& b_name = "cpu") {
   if (a.size() != b.size()) return "sizes differ";
   for (size_t i = 0; i < a.size(); ++i)
     if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0)
-      return "element " + std::to_string(i) + ": cuda " + std::to_string(a[i]) + ", cpu " + std::to_string(b[i]);
+      return "element " + std::to_string(i) + ": " + a_name + " " + std::to_string(a[i]) + ", " + b_name + " " +
+             std::to_string(b[i]);
   return "none";
 }
 
@@ -58,6 +61,28 @@ TEST_CASE("make_batch on CUDA is bitwise equal to the CPU over the case table", 
     }
   }
 }
+
+#if ENGRAM_CUDA_HOST
+// On the host runtime the order of blocks and threads is chosen: a kernel
+// without races gives the same bits under every schedule.
+TEST_CASE("make_batch on the host runtime gives the same bits under every schedule", "[batch][cuda][schedules]") {
+  const std::vector<cuda::host::Schedule> schedules = testing::invariance_schedules(false);  // in-order, reversed
+  for (const testing::BatchCase& bc : testing::batch_cases()) {
+    data::ImageDataset raw = testing::synthetic_images(bc.n, bc.c, bc.h, bc.w);
+    data::DeviceDataset on_cuda(raw, Device::cuda());
+    std::vector<HostBatch> runs;
+    for (const cuda::host::Schedule& s : schedules) {
+      testing::ScheduleGuard guard(s);
+      runs.push_back(run(on_cuda, bc.indices, bc.augment, bc.seed, bc.epoch));
+    }
+    const std::string first = cuda::host::schedule_name(schedules[0]), second = cuda::host::schedule_name(schedules[1]);
+    INFO("race in " << bc.name << ": images differ between schedules " << first << " and " << second << " at "
+                    << first_difference(runs[0].images, runs[1].images, first, second));
+    CHECK(bitwise_equal(runs[0].images, runs[1].images));
+    CHECK(runs[0].labels == runs[1].labels);
+  }
+}
+#endif
 
 TEST_CASE("CUDA make_batch writes only its output rows (views with offsets)", "[batch][cuda]") {
   for (auto [h, w] : {std::pair{5, 7}, std::pair{8, 8}}) {

@@ -4,27 +4,15 @@
 #include "kernels/batchnorm.h"
 #include "kernels/dispatch.h"
 #include "tests/cases/batchnorm.h"
+#include "tests/support/backend_guard.h"
 #include "tests/support/checks.h"
 
 using namespace engram;
 
+// The parity of outputs and gradients over the case table runs in
+// tests/ops/test_op_parity.cpp; this program adds the running statistics.
+
 namespace {
-
-// Selects a batch-norm backend for one scope.
-class BackendScope {
- public:
-  explicit BackendScope(Backend b) : previous_(backend(OpFamily::batchnorm)) { set_backend(OpFamily::batchnorm, b); }
-  ~BackendScope() { set_backend(OpFamily::batchnorm, previous_); }
-
- private:
-  Backend previous_;
-};
-
-std::vector<testing::OpCase> all_cases() {
-  std::vector<testing::OpCase> cases = testing::batchnorm_cases();
-  for (auto& c : testing::batchnorm_parity_cases()) cases.push_back(c);
-  return cases;
-}
 
 // Runs a case twice (two training steps) on the CPU in f32 and on CUDA with
 // the same inputs, then compares the inputs that do not require grad: the
@@ -54,12 +42,14 @@ testing::CheckResult running_stat_parity(const testing::OpCase& op_case) {
 }
 
 void check_backend(Backend b) {
-  BackendScope scope(b);
-  for (const auto& op_case : all_cases()) {
-    auto result = testing::parity(op_case);
-    INFO(backend_name(b) << " " << result.report);
-    CHECK(result.ok);
-    auto stats = running_stat_parity(op_case);
+  testing::BackendGuard guard(OpFamily::batchnorm, b);
+  for (const auto& op_case : testing::batchnorm_cases()) {
+    // A channel holding +Inf has mean +Inf on the CPU (two passes) but may get
+    // NaN on CUDA (Welford's updates subtract Inf from Inf): the running
+    // statistics may differ, though either makes the channel's outputs NaN.
+    // The parity of outputs and gradients covers these cases.
+    if (op_case.non_finite_inputs) continue;
+    auto stats = testing::without_throwing(op_case.name, [&] { return running_stat_parity(op_case); });
     INFO(backend_name(b) << " " << stats.report);
     CHECK(stats.ok);
   }
@@ -67,11 +57,11 @@ void check_backend(Backend b) {
 
 }  // namespace
 
-TEST_CASE("batch norm: native CUDA matches the CPU reference, running statistics included", "[batchnorm][cuda]") {
+TEST_CASE("batch norm: native CUDA updates the running statistics like the CPU reference", "[batchnorm][cuda]") {
   check_backend(Backend::native);
 }
 
-TEST_CASE("batch norm: cuDNN matches the CPU reference, running statistics included", "[batchnorm][cuda][vendor]") {
+TEST_CASE("batch norm: cuDNN updates the running statistics like the CPU reference", "[batchnorm][cuda][vendor]") {
   if (!vendor_available(OpFamily::batchnorm)) {
     WARN("cuDNN is not built in: vendor batch norm not checked");
     return;

@@ -5,61 +5,13 @@
 #include "kernels/conv2d.h"
 #include "kernels/dispatch.h"
 #include "tests/cases/conv2d.h"
+#include "tests/support/backend_guard.h"
 #include "tests/support/checks.h"
 
 using namespace engram;
 
-namespace {
-
-// Selects a conv backend for one scope.
-class ConvBackendGuard {
- public:
-  explicit ConvBackendGuard(Backend choice) : previous_(backend(OpFamily::conv)) {
-    set_backend(OpFamily::conv, choice);
-  }
-  ~ConvBackendGuard() { set_backend(OpFamily::conv, previous_); }
-
- private:
-  Backend previous_;
-};
-
-void check_parity(const std::vector<testing::OpCase>& cases, double tolerance_scale = 1.0) {
-  for (testing::OpCase op_case : cases) {
-    op_case.parity_tolerance *= tolerance_scale;
-    auto result = testing::parity(op_case);
-    INFO(result.report);
-    CHECK(result.ok);
-  }
-}
-
-}  // namespace
-
-TEST_CASE("conv2d: CUDA matches the CPU reference on the small cases", "[conv2d][cuda]") {
-  ConvBackendGuard native(Backend::native);
-  check_parity(testing::conv2d_cases());
-}
-
-TEST_CASE("conv2d: CUDA matches the CPU reference on tile tails, 1x1, groups and depthwise", "[conv2d][cuda]") {
-  ConvBackendGuard native(Backend::native);
-  check_parity(testing::conv2d_medium_cases());
-}
-
-TEST_CASE("conv2d: CUDA matches the CPU reference on every ResNet-18 layer at batch 2", "[conv2d][cuda]") {
-  ConvBackendGuard native(Backend::native);
-  check_parity(testing::conv2d_resnet18_cases(2));
-}
-
-TEST_CASE("conv2d: cuDNN matches the CPU reference", "[conv2d][cuda][vendor]") {
-  if (!vendor_available(OpFamily::conv)) {
-    WARN("engram was built without cuDNN; skipping the vendor parity");
-    return;
-  }
-  ConvBackendGuard vendor(Backend::vendor);
-  // cuDNN may pick Winograd or FFT algorithms whose rounding differs from a direct sum: 4x the native tolerance.
-  check_parity(testing::conv2d_cases(), 4.0);
-  check_parity(testing::conv2d_medium_cases(), 4.0);
-  check_parity(testing::conv2d_resnet18_cases(2), 4.0);
-}
+// The parity of the case table (tests/cases/conv2d.cpp: small, medium and
+// ResNet-18 shapes at batch 2; native and cuDNN) runs in tests/ops/test_op_parity.cpp.
 
 // At the benchmark's batch the launch plans differ from batch 2 (tile shapes,
 // split-K, stride phases in one launch); cuDNN is the reference there, the CPU
@@ -101,7 +53,7 @@ TEST_CASE("conv2d: native CUDA matches cuDNN on ResNet-18 layers at batch 128", 
 #endif
 
 TEST_CASE("conv2d: CUDA gradients are deterministic (split-K reduced in order, no atomics)", "[conv2d][cuda]") {
-  ConvBackendGuard native(Backend::native);
+  testing::BackendGuard native(OpFamily::conv, Backend::native);
   Generator gen(5);
   Tensor x = random::normal({32, 64, 16, 16}, 0, 1, gen, DType::f32, Device::cuda());
   Tensor w = random::normal({64, 64, 3, 3}, 0, 1, gen, DType::f32, Device::cuda());

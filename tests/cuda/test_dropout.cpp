@@ -1,9 +1,8 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
+#include "core/random.h"
 #include "kernels/dropout.h"
-#include "tests/cases/dropout.h"
-#include "tests/support/checks.h"
 
 using namespace engram;
 
@@ -16,15 +15,7 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-TEST_CASE("dropout: CUDA matches the CPU reference", "[dropout][cuda]") {
-  std::vector<testing::OpCase> cases = testing::dropout_cases();
-  for (auto& c : testing::dropout_parity_cases()) cases.push_back(c);
-  for (const auto& op_case : cases) {
-    auto result = testing::parity(op_case);
-    INFO(result.report);
-    CHECK(result.ok);
-  }
-}
+// The parity of the case table (tests/cases/dropout.cpp) runs in tests/ops/test_op_parity.cpp.
 
 TEST_CASE("CPU and CUDA drop exactly the same elements, bit for bit", "[dropout][cuda]") {
   for (Shape shape : {Shape{1000, 1001}, Shape{1}, Shape{6}, Shape{2, 3, 7, 7}, Shape{1 << 20}}) {

@@ -3,20 +3,13 @@
 #include <cstring>
 
 #include "kernels/loss.h"
-#include "tests/cases/loss.h"
 #include "tests/support/checks.h"
 
 using namespace engram;
 
-namespace {
+// The parity of the case table (tests/cases/loss.cpp) runs in tests/ops/test_op_parity.cpp.
 
-void check_parity(const std::vector<testing::OpCase>& cases) {
-  for (const auto& op_case : cases) {
-    auto result = testing::parity(op_case);
-    INFO(result.report);
-    CHECK(result.ok);
-  }
-}
+namespace {
 
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
   std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
@@ -32,14 +25,6 @@ Tensor misaligned(const Tensor& host) {
 }
 
 }  // namespace
-
-TEST_CASE("losses: CUDA matches the CPU reference on small shapes", "[loss][cuda]") {
-  check_parity(testing::loss_cases());
-}
-
-TEST_CASE("losses: CUDA matches the CPU reference on batch-sized and odd shapes", "[loss][cuda]") {
-  check_parity(testing::loss_large_cases());
-}
 
 TEST_CASE("losses: CUDA writes NaN for a row whose label is out of range", "[loss][cuda]") {
   // No host sync checks CUDA labels: the kernels must not read outside the row

@@ -1,20 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include "kernels/pool.h"
-#include "tests/cases/pool.h"
-#include "tests/support/checks.h"
 
 using namespace engram;
 
-TEST_CASE("pooling: CUDA matches the CPU reference", "[pool][cuda]") {
-  std::vector<testing::OpCase> cases = testing::pool_cases();
-  for (auto& c : testing::pool_parity_cases()) cases.push_back(c);
-  for (const auto& op_case : cases) {
-    auto result = testing::parity(op_case);
-    INFO(result.report);
-    CHECK(result.ok);
-  }
-}
+// The parity of the case table (tests/cases/pool.cpp) runs in tests/ops/test_op_parity.cpp.
 
 TEST_CASE("pooling on CUDA handles ties and padding like the CPU", "[pool][cuda]") {
   // The same hand-checked plane as the CPU test: first maximum wins, -inf padding.

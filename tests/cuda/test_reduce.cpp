@@ -3,18 +3,13 @@
 #include <limits>
 
 #include "kernels/reduce.h"
-#include "tests/cases/reduce.h"
 #include "tests/support/checks.h"
 
 using namespace engram;
 
-namespace {
+// The parity of the case table (tests/cases/reduce.cpp) runs in tests/ops/test_op_parity.cpp.
 
-std::vector<testing::OpCase> all_cases() {
-  std::vector<testing::OpCase> cases = testing::reduce_cases();
-  for (auto& c : testing::reduce_parity_cases()) cases.push_back(c);
-  return cases;
-}
+namespace {
 
 // Both tensors hold the same f32 bits.
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
@@ -23,14 +18,6 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
 }
 
 }  // namespace
-
-TEST_CASE("reductions: CUDA matches the CPU reference", "[reduce][cuda]") {
-  for (const auto& op_case : all_cases()) {
-    auto result = testing::parity(op_case);
-    INFO(result.report);
-    CHECK(result.ok);
-  }
-}
 
 TEST_CASE("CUDA sums of integers are exact and repeat bit for bit", "[reduce][cuda]") {
   Device gpu = Device::cuda();

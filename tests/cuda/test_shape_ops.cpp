@@ -1,8 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "core/random.h"
 #include "kernels/shape_ops.h"
-#include "tests/cases/shape_ops.h"
-#include "tests/support/checks.h"
 
 using namespace engram;
 
@@ -25,15 +24,7 @@ void check_same_concat(const std::vector<Tensor>& pieces, int64_t dim) {
 
 }  // namespace
 
-TEST_CASE("shape ops: CUDA matches the CPU reference", "[shape_ops][cuda]") {
-  std::vector<testing::OpCase> cases = testing::shape_ops_cases();
-  for (auto& c : testing::shape_ops_parity_cases()) cases.push_back(c);
-  for (const auto& op_case : cases) {
-    auto result = testing::parity(op_case);
-    INFO(result.report);
-    CHECK(result.ok);
-  }
-}
+// The parity of the case table (tests/cases/shape_ops.cpp) runs in tests/ops/test_op_parity.cpp.
 
 TEST_CASE("CUDA concat copies every dtype and word size exactly", "[shape_ops][cuda]") {
   Generator gen(9);

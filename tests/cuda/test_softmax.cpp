@@ -1,30 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include "kernels/softmax.h"
-#include "tests/cases/softmax.h"
 #include "tests/support/checks.h"
 
 using namespace engram;
 
-namespace {
-
-void check_parity(const std::vector<testing::OpCase>& cases) {
-  for (const auto& op_case : cases) {
-    auto result = testing::parity(op_case);
-    INFO(result.report);
-    CHECK(result.ok);
-  }
-}
-
-}  // namespace
-
-TEST_CASE("softmax: CUDA matches the CPU reference on small shapes", "[softmax][cuda]") {
-  check_parity(testing::softmax_cases());
-}
-
-TEST_CASE("softmax: CUDA matches the CPU reference on large and odd shapes", "[softmax][cuda]") {
-  check_parity(testing::softmax_large_cases());
-}
+// The parity of the case table (tests/cases/softmax.cpp) runs in tests/ops/test_op_parity.cpp.
 
 TEST_CASE("softmax: CUDA handles rows that are not 16-byte aligned", "[softmax][cuda]") {
   // A view starting one float into its storage: C = 8 would allow float4 rows,
