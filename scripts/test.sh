@@ -2,13 +2,14 @@
 # Builds engram (installing what is missing) and runs the whole test suite.
 #   scripts/test.sh              Release build in build/, CUDA code compiled when nvcc exists;
 #                                CUDA tests run on a GPU and are reported skipped without one.
-#   scripts/test.sh --sanitize   CPU-only ASan/UBSan build in build-asan/.
+#   scripts/test.sh --sanitize   ASan/UBSan build in build-asan/ with the CUDA backend on the host
+#                                runtime (ENGRAM_CUDA=HOST): every CUDA test runs on the CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--sanitize" ]; then
   bash scripts/setup.sh --no-build
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENGRAM_CUDA=OFF \
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENGRAM_CUDA=HOST \
         -DENGRAM_SANITIZE=address,undefined >/dev/null
   cmake --build build-asan
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

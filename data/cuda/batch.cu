@@ -98,8 +98,9 @@ void make_batch(const BatchParams& params, const Tensor& images, const Tensor& l
   const bool vector_load = plane_size % 16 == 0 && aligned16(pixels);
   const bool vector_store = params.width % 4 == 0 && aligned16(out);
   const size_t shared_bytes = stage_plane ? static_cast<size_t>((plane_size + 15) / 16 * 16) : 0;
-  ::engram::cuda::launch("make_batch_kernel", make_batch_kernel, static_cast<unsigned>(planes), kBatchThreads, shared_bytes, params, pixels, labels.data<int32_t>(), indices.data<int32_t>(), out, labels_out.data<int32_t>(), stage_plane,
-      vector_load, vector_store);
+  ::engram::cuda::launch("make_batch_kernel", make_batch_kernel, static_cast<unsigned>(planes), kBatchThreads,
+                         shared_bytes, params, pixels, labels.data<int32_t>(), indices.data<int32_t>(), out,
+                         labels_out.data<int32_t>(), stage_plane, vector_load, vector_store);
 }
 
 }  // namespace engram::data::cuda

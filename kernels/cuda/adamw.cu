@@ -26,9 +26,10 @@ void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg
   double bias1 = 1 - std::pow(c.beta1, static_cast<double>(step));
   double bias2 = 1 - std::pow(c.beta2, static_cast<double>(step));
   int64_t n = param.numel();
-  launch("adamw_kernel", adamw_kernel, blocks_for(n), kThreads, 0, mptr(param), cptr(grad), mptr(exp_avg), mptr(exp_avg_sq), n, static_cast<float>(1 - c.lr * c.weight_decay),
-      static_cast<float>(c.lr / bias1), static_cast<float>(1 / std::sqrt(bias2)), static_cast<float>(c.beta1),
-      static_cast<float>(c.beta2), static_cast<float>(c.eps));
+  launch("adamw_kernel", adamw_kernel, blocks_for(n), kThreads, 0, mptr(param), cptr(grad), mptr(exp_avg),
+         mptr(exp_avg_sq), n, static_cast<float>(1 - c.lr * c.weight_decay), static_cast<float>(c.lr / bias1),
+         static_cast<float>(1 / std::sqrt(bias2)), static_cast<float>(c.beta1), static_cast<float>(c.beta2),
+         static_cast<float>(c.eps));
 }
 
 }  // namespace engram::cuda

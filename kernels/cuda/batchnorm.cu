@@ -393,8 +393,9 @@ void apply(const Geometry& g, const Tensor& x, const Tensor& weight, const Tenso
   with_index_and_vec(g, [&](auto index, auto vec) {
     using Index = decltype(index);
     constexpr int VEC = decltype(vec)::value;
-    launch("batch_norm_apply_kernel", batch_norm_apply_kernel<Index, VEC>, blocks_for(g.total_vecs), kThreads, 0, cptr(x), act == BnActivation::add_relu ? cptr(residual) : nullptr, mean, invstd, optional_cptr(weight),
-        optional_cptr(bias), act, Index(g.channels), Index(g.plane_vecs), Index(g.total_vecs), mptr(y));
+    launch("batch_norm_apply_kernel", batch_norm_apply_kernel<Index, VEC>, blocks_for(g.total_vecs), kThreads, 0,
+           cptr(x), act == BnActivation::add_relu ? cptr(residual) : nullptr, mean, invstd, optional_cptr(weight),
+           optional_cptr(bias), act, Index(g.channels), Index(g.plane_vecs), Index(g.total_vecs), mptr(y));
   });
 }
 
@@ -413,11 +414,13 @@ void batch_norm_forward_training(const Tensor& x, const Tensor& weight, const Te
     using Index = decltype(index);
     constexpr int VEC = decltype(vec)::value;
     const dim3 grid(static_cast<unsigned>(g.splits), static_cast<unsigned>(g.channels));
-    launch("batch_norm_stats_partial_kernel", batch_norm_stats_partial_kernel<Index, VEC>, grid, kReduceThreads, 0, cptr(x), Index(g.channels), Index(g.plane_vecs), Index(g.per_channel_vecs), Index(g.chunk), states);
+    launch("batch_norm_stats_partial_kernel", batch_norm_stats_partial_kernel<Index, VEC>, grid, kReduceThreads, 0,
+           cptr(x), Index(g.channels), Index(g.plane_vecs), Index(g.per_channel_vecs), Index(g.chunk), states);
   });
-  launch("batch_norm_stats_finalize_kernel", batch_norm_stats_finalize_kernel, per_channel_blocks(g.channels), kThreads, 0, states, static_cast<int>(g.channels), static_cast<int>(g.splits), static_cast<float>(eps),
-      static_cast<float>(momentum), mptr(save_mean), mptr(save_invstd), optional_mptr(running_mean),
-      optional_mptr(running_var));
+  launch("batch_norm_stats_finalize_kernel", batch_norm_stats_finalize_kernel, per_channel_blocks(g.channels), kThreads,
+         0, states, static_cast<int>(g.channels), static_cast<int>(g.splits), static_cast<float>(eps),
+         static_cast<float>(momentum), mptr(save_mean), mptr(save_invstd), optional_mptr(running_mean),
+         optional_mptr(running_var));
   apply(g, x, weight, bias, residual, act, cptr(save_mean), cptr(save_invstd), y);
 }
 
@@ -429,8 +432,9 @@ void batch_norm_forward_inference(const Tensor& x, const Tensor& weight, const T
   // The statistics are written even when nobody asked for them: the apply kernel reads them.
   Tensor mean = save_mean.defined() ? save_mean : Tensor::empty({g.channels}, DType::f32, x.device());
   Tensor invstd = save_invstd.defined() ? save_invstd : Tensor::empty({g.channels}, DType::f32, x.device());
-  launch("batch_norm_running_to_saved_kernel", batch_norm_running_to_saved_kernel, per_channel_blocks(g.channels), kThreads, 0, cptr(running_mean), cptr(running_var), static_cast<int>(g.channels), static_cast<float>(eps), mptr(mean),
-      mptr(invstd));
+  launch("batch_norm_running_to_saved_kernel", batch_norm_running_to_saved_kernel, per_channel_blocks(g.channels),
+         kThreads, 0, cptr(running_mean), cptr(running_var), static_cast<int>(g.channels), static_cast<float>(eps),
+         mptr(mean), mptr(invstd));
   apply(g, x, weight, bias, residual, act, cptr(mean), cptr(invstd), y);
 }
 
@@ -454,21 +458,25 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& y,
       using Index = decltype(index);
       constexpr int VEC = decltype(vec)::value;
       const dim3 grid(static_cast<unsigned>(g.splits), static_cast<unsigned>(g.channels));
-      launch("batch_norm_backward_partial_kernel", batch_norm_backward_partial_kernel<Index, VEC>, grid, kReduceThreads, 0, cptr(x), masked ? cptr(y) : nullptr, cptr(grad_y), cptr(save_mean), masked, Index(g.channels),
-          Index(g.plane_vecs), Index(g.per_channel_vecs), Index(g.chunk), sums);
+      launch("batch_norm_backward_partial_kernel", batch_norm_backward_partial_kernel<Index, VEC>, grid, kReduceThreads,
+             0, cptr(x), masked ? cptr(y) : nullptr, cptr(grad_y), cptr(save_mean), masked, Index(g.channels),
+             Index(g.plane_vecs), Index(g.per_channel_vecs), Index(g.chunk), sums);
     });
     const float count = static_cast<float>(x.size(0) * x.size(2) * x.size(3));
-    launch("batch_norm_backward_finalize_kernel", batch_norm_backward_finalize_kernel, per_channel_blocks(g.channels), kThreads, 0, sums, static_cast<int>(g.channels), static_cast<int>(g.splits), count, cptr(save_invstd),
-        optional_mptr(grad_weight), optional_mptr(grad_bias), reinterpret_cast<float2*>(mptr(coefficients)));
+    launch("batch_norm_backward_finalize_kernel", batch_norm_backward_finalize_kernel, per_channel_blocks(g.channels),
+           kThreads, 0, sums, static_cast<int>(g.channels), static_cast<int>(g.splits), count, cptr(save_invstd),
+           optional_mptr(grad_weight), optional_mptr(grad_bias), reinterpret_cast<float2*>(mptr(coefficients)));
   }
   if (!grad_x.defined() && !grad_residual.defined()) return;
   with_index_and_vec(g, [&](auto index, auto vec) {
     using Index = decltype(index);
     constexpr int VEC = decltype(vec)::value;
-    launch("batch_norm_backward_elementwise_kernel", batch_norm_backward_elementwise_kernel<Index, VEC>, blocks_for(g.total_vecs), kThreads, 0, cptr(x), masked ? cptr(y) : nullptr, cptr(grad_y), cptr(save_mean), cptr(save_invstd), optional_cptr(weight),
-        reduce ? reinterpret_cast<const float2*>(cptr(coefficients)) : nullptr, masked, training && reduce,
-        Index(g.channels), Index(g.plane_vecs), Index(g.total_vecs), optional_mptr(grad_x),
-        optional_mptr(grad_residual));
+    launch("batch_norm_backward_elementwise_kernel", batch_norm_backward_elementwise_kernel<Index, VEC>,
+           blocks_for(g.total_vecs), kThreads, 0, cptr(x), masked ? cptr(y) : nullptr, cptr(grad_y), cptr(save_mean),
+           cptr(save_invstd), optional_cptr(weight),
+           reduce ? reinterpret_cast<const float2*>(cptr(coefficients)) : nullptr, masked, training && reduce,
+           Index(g.channels), Index(g.plane_vecs), Index(g.total_vecs), optional_mptr(grad_x),
+           optional_mptr(grad_residual));
   });
 }
 

@@ -182,7 +182,8 @@ __global__ void bias_gradient_kernel(const float* __restrict__ grad_y, int batch
 }  // namespace
 
 void bias_gradient(const float* grad_y, int batch, int channels, int pixels, float* grad_bias) {
-  launch("bias_gradient_kernel", bias_gradient_kernel, channels, kThreads, 0, grad_y, batch, channels, pixels, grad_bias);
+  launch("bias_gradient_kernel", bias_gradient_kernel, channels, kThreads, 0, grad_y, batch, channels, pixels,
+         grad_bias);
 }
 
 }  // namespace engram::cuda::conv

@@ -55,13 +55,15 @@ void depthwise_forward(const Conv2dGeometry& g, const float* x, const float* w, 
 void depthwise_backward_data(const Conv2dGeometry& g, const float* grad_y, const float* w, float* grad_x) {
   DepthwiseDims dd(g);
   int64_t count = g.batch * g.in_channels * g.height * g.width;
-  launch("depthwise_backward_data_kernel", depthwise_backward_data_kernel, blocks_for(count), kThreads, 0, dd, grad_y, w, grad_x);
+  launch("depthwise_backward_data_kernel", depthwise_backward_data_kernel, blocks_for(count), kThreads, 0, dd, grad_y,
+         w, grad_x);
 }
 
 void depthwise_backward_weight(const Conv2dGeometry& g, const float* grad_y, const float* x, float* grad_w) {
   DepthwiseDims dd(g);
   int64_t blocks = g.out_channels * g.kernel_h * g.kernel_w;  // one per weight element
-  launch("depthwise_backward_weight_kernel", depthwise_backward_weight_kernel, static_cast<unsigned>(blocks), kThreads, 0, dd, grad_y, x, grad_w);
+  launch("depthwise_backward_weight_kernel", depthwise_backward_weight_kernel, static_cast<unsigned>(blocks), kThreads,
+         0, dd, grad_y, x, grad_w);
 }
 
 }  // namespace engram::cuda::conv

@@ -148,8 +148,8 @@ void forward_pointwise_gemm(const Conv2dGeometry& g, const float* x, const float
   cuda::gemm(shape, 1.0f, w, x, 0.0f, y);
   if (bias) {
     int64_t count = g.batch * g.out_channels * pixels;
-    launch("add_channel_bias_kernel", add_channel_bias_kernel, blocks_for(count), kThreads, 0, y, bias, count, static_cast<int>(pixels),
-                                                                          static_cast<int>(g.out_channels));
+    launch("add_channel_bias_kernel", add_channel_bias_kernel, blocks_for(count), kThreads, 0, y, bias, count,
+           static_cast<int>(pixels), static_cast<int>(g.out_channels));
   }
 }
 
@@ -173,8 +173,8 @@ void forward_implicit_gemm(const Conv2dGeometry& geometry, const float* x, const
 
 void reduce_splits(const float* partial, int splits, int64_t count, const float* bias, int inner, int channels,
                    float* out) {
-  launch("reduce_splits_kernel", reduce_splits_kernel, blocks_for(count), kThreads, 0, partial, splits, count, bias, inner, channels,
-                                                                     out);
+  launch("reduce_splits_kernel", reduce_splits_kernel, blocks_for(count), kThreads, 0, partial, splits, count, bias,
+         inner, channels, out);
 }
 
 }  // namespace engram::cuda::conv

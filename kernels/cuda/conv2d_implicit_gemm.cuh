@@ -130,16 +130,20 @@ void launch_implicit_gemm(const Pass& pass, const GemmPlan& plan, int groups, co
   dim3 grid(static_cast<unsigned>(plan.grid_x), static_cast<unsigned>(plan.grid_y), static_cast<unsigned>(plan.grid_z));
   switch (plan.tile) {
     case 0:
-      launch(name, conv2d_implicit_gemm_kernel<Pass, Tile128x128>, grid, Tile128x128::THREADS, 0, pass, groups, plan.splits, plan.k_per_split);
+      launch(name, conv2d_implicit_gemm_kernel<Pass, Tile128x128>, grid, Tile128x128::THREADS, 0, pass, groups,
+             plan.splits, plan.k_per_split);
       break;
     case 1:
-      launch(name, conv2d_implicit_gemm_kernel<Pass, Tile128x64>, grid, Tile128x64::THREADS, 0, pass, groups, plan.splits, plan.k_per_split);
+      launch(name, conv2d_implicit_gemm_kernel<Pass, Tile128x64>, grid, Tile128x64::THREADS, 0, pass, groups,
+             plan.splits, plan.k_per_split);
       break;
     case 2:
-      launch(name, conv2d_implicit_gemm_kernel<Pass, Tile64x128>, grid, Tile64x128::THREADS, 0, pass, groups, plan.splits, plan.k_per_split);
+      launch(name, conv2d_implicit_gemm_kernel<Pass, Tile64x128>, grid, Tile64x128::THREADS, 0, pass, groups,
+             plan.splits, plan.k_per_split);
       break;
     default:
-      launch(name, conv2d_implicit_gemm_kernel<Pass, Tile64x64>, grid, Tile64x64::THREADS, 0, pass, groups, plan.splits, plan.k_per_split);
+      launch(name, conv2d_implicit_gemm_kernel<Pass, Tile64x64>, grid, Tile64x64::THREADS, 0, pass, groups, plan.splits,
+             plan.k_per_split);
       break;
   }
 }

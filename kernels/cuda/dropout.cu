@@ -44,9 +44,11 @@ void dropout(const Tensor& x, const DropoutMask& mask, double scale, const Tenso
   unsigned grid = blocks_for((n + 3) / 4);
   float s = static_cast<float>(scale);
   if (is_aligned16(x.raw_data()) && is_aligned16(out.raw_data()))
-    launch("dropout_kernel", dropout_kernel<true>, grid, kThreads, 0, cptr(x), mptr(out), n, mask.seed, mask.stream, mask.threshold, s);
+    launch("dropout_kernel", dropout_kernel<true>, grid, kThreads, 0, cptr(x), mptr(out), n, mask.seed, mask.stream,
+           mask.threshold, s);
   else
-    launch("dropout_kernel", dropout_kernel<false>, grid, kThreads, 0, cptr(x), mptr(out), n, mask.seed, mask.stream, mask.threshold, s);
+    launch("dropout_kernel", dropout_kernel<false>, grid, kThreads, 0, cptr(x), mptr(out), n, mask.seed, mask.stream,
+           mask.threshold, s);
 }
 
 }  // namespace engram::cuda

@@ -40,9 +40,15 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   check_f32("binary", a);
   int64_t n = a.numel();
   switch (op) {
-    case BinaryOp::add: launch("binary_kernel", binary_kernel<BinaryOp::add>, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(out), n); break;
-    case BinaryOp::sub: launch("binary_kernel", binary_kernel<BinaryOp::sub>, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(out), n); break;
-    case BinaryOp::mul: launch("binary_kernel", binary_kernel<BinaryOp::mul>, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(out), n); break;
+    case BinaryOp::add:
+      launch("binary_kernel", binary_kernel<BinaryOp::add>, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(out), n);
+      break;
+    case BinaryOp::sub:
+      launch("binary_kernel", binary_kernel<BinaryOp::sub>, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(out), n);
+      break;
+    case BinaryOp::mul:
+      launch("binary_kernel", binary_kernel<BinaryOp::mul>, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(out), n);
+      break;
   }
 }
 
@@ -61,7 +67,8 @@ void relu_forward(const Tensor& x, const Tensor& y) {
 void relu_backward(const Tensor& y, const Tensor& grad_y, const Tensor& grad_x) {
   check_f32("relu_backward", y);
   int64_t n = y.numel();
-  launch("relu_backward_kernel", relu_backward_kernel, blocks_for(n), kThreads, 0, cptr(y), cptr(grad_y), mptr(grad_x), n);
+  launch("relu_backward_kernel", relu_backward_kernel, blocks_for(n), kThreads, 0, cptr(y), cptr(grad_y), mptr(grad_x),
+         n);
 }
 
 void add_relu_forward(const Tensor& a, const Tensor& b, const Tensor& y) {

@@ -312,9 +312,11 @@ void launch_variant(const GemmArgs& args, bool vec) {
   for (int z_offset = 0; z_offset < total; z_offset += 65535) {
     dim3 grid(tiles, 1, static_cast<unsigned>(std::min(total - z_offset, 65535)));
     if (vec)
-      launch("sgemm_tiled_kernel", sgemm_tiled_kernel<Cfg, TransA, TransB, true>, grid, Cfg::kThreads, 0, args, z_offset);
+      launch("sgemm_tiled_kernel", sgemm_tiled_kernel<Cfg, TransA, TransB, true>, grid, Cfg::kThreads, 0, args,
+             z_offset);
     else
-      launch("sgemm_tiled_kernel", sgemm_tiled_kernel<Cfg, TransA, TransB, false>, grid, Cfg::kThreads, 0, args, z_offset);
+      launch("sgemm_tiled_kernel", sgemm_tiled_kernel<Cfg, TransA, TransB, false>, grid, Cfg::kThreads, 0, args,
+             z_offset);
   }
 }
 
@@ -414,7 +416,8 @@ void gemm(const GemmShape& shape, float alpha, const float* a, const float* b, f
   args.vec_c = args.n % 4 == 0;
   args.alpha = 1.f, args.beta = 0.f;
   launch<SmallTiles>(args, shape.trans_a, shape.trans_b, vec);
-  launch("splitk_reduce_kernel", splitk_reduce_kernel, blocks_for(count), kThreads, 0, partial, args.splits, count, alpha, beta, c);
+  launch("splitk_reduce_kernel", splitk_reduce_kernel, blocks_for(count), kThreads, 0, partial, args.splits, count,
+         alpha, beta, c);
 }
 
 }  // namespace engram::cuda

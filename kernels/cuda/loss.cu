@@ -274,9 +274,11 @@ void softmax_loss_forward(const SoftmaxLossSpec& spec, const Tensor& student, co
   const LossParams p = make_params(spec, student, labels, teacher);
   const int64_t rows = student.size(0);
   if (rows_vectorisable(p.cols, {student.raw_data(), p.teacher})) {
-    launch("softmax_loss_forward_kernel", softmax_loss_forward_kernel<4>, row_blocks(rows), kThreads, 0, p, cptr(student), rows, mptr(row_loss));
+    launch("softmax_loss_forward_kernel", softmax_loss_forward_kernel<4>, row_blocks(rows), kThreads, 0, p,
+           cptr(student), rows, mptr(row_loss));
   } else {
-    launch("softmax_loss_forward_kernel", softmax_loss_forward_kernel<1>, row_blocks(rows), kThreads, 0, p, cptr(student), rows, mptr(row_loss));
+    launch("softmax_loss_forward_kernel", softmax_loss_forward_kernel<1>, row_blocks(rows), kThreads, 0, p,
+           cptr(student), rows, mptr(row_loss));
   }
 }
 
@@ -290,22 +292,25 @@ void softmax_loss_backward(const SoftmaxLossSpec& spec, const Tensor& student, c
   float* gs = mptr_or_null(grad_student);
   float* gt = mptr_or_null(grad_teacher);
   if (rows_vectorisable(p.cols, {student.raw_data(), p.teacher, gs, gt})) {
-    launch("softmax_loss_backward_kernel", softmax_loss_backward_kernel<4>, row_blocks(rows), kThreads, 0, p, cptr(student), rows, cptr(grad_rows), grad_stride, static_cast<float>(grad_scale), gs, gt);
+    launch("softmax_loss_backward_kernel", softmax_loss_backward_kernel<4>, row_blocks(rows), kThreads, 0, p,
+           cptr(student), rows, cptr(grad_rows), grad_stride, static_cast<float>(grad_scale), gs, gt);
   } else {
-    launch("softmax_loss_backward_kernel", softmax_loss_backward_kernel<1>, row_blocks(rows), kThreads, 0, p, cptr(student), rows, cptr(grad_rows), grad_stride, static_cast<float>(grad_scale), gs, gt);
+    launch("softmax_loss_backward_kernel", softmax_loss_backward_kernel<1>, row_blocks(rows), kThreads, 0, p,
+           cptr(student), rows, cptr(grad_rows), grad_stride, static_cast<float>(grad_scale), gs, gt);
   }
 }
 
 void sum_scaled(const Tensor& values, double scale, const Tensor& out) {
   check_f32("sum_scaled", values);
-  launch("sum_scaled_kernel", sum_scaled_kernel, 1, kThreads, 0, cptr(values), values.numel(), static_cast<float>(scale), false,
-                                                  mptr(out));
+  launch("sum_scaled_kernel", sum_scaled_kernel, 1, kThreads, 0, cptr(values), values.numel(),
+         static_cast<float>(scale), false, mptr(out));
 }
 
 void squared_difference(const Tensor& a, const Tensor& b, const Tensor& out) {
   check_f32("squared_difference", a);
   const int64_t n = a.numel();
-  launch("squared_difference_kernel", squared_difference_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b), mptr(out), n);
+  launch("squared_difference_kernel", squared_difference_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b),
+         mptr(out), n);
 }
 
 void sum_squared_difference(const Tensor& a, const Tensor& b, double scale, bool take_sqrt, const Tensor& out) {
@@ -318,12 +323,13 @@ void sum_squared_difference(const Tensor& a, const Tensor& b, double scale, bool
   const int64_t blocks = std::min<int64_t>(std::max<int64_t>((n + kElementsPerBlock - 1) / kElementsPerBlock, 1), 1024);
   const float scale_f = static_cast<float>(scale);
   if (blocks == 1) {
-    launch("sum_squared_difference_kernel", sum_squared_difference_kernel, 1, kThreads, 0, cptr(a), cptr(b), n, vector_count, scale_f, take_sqrt,
-                                                                mptr(out));
+    launch("sum_squared_difference_kernel", sum_squared_difference_kernel, 1, kThreads, 0, cptr(a), cptr(b), n,
+           vector_count, scale_f, take_sqrt, mptr(out));
     return;
   }
   Tensor partials = Tensor::empty({blocks}, DType::f32, a.device());
-  launch("sum_squared_difference_kernel", sum_squared_difference_kernel, static_cast<unsigned>(blocks), kThreads, 0, cptr(a), cptr(b), n, vector_count, scale_f, take_sqrt, mptr(partials));
+  launch("sum_squared_difference_kernel", sum_squared_difference_kernel, static_cast<unsigned>(blocks), kThreads, 0,
+         cptr(a), cptr(b), n, vector_count, scale_f, take_sqrt, mptr(partials));
   launch("sum_scaled_kernel", sum_scaled_kernel, 1, kThreads, 0, cptr(partials), blocks, scale_f, take_sqrt, mptr(out));
 }
 
@@ -332,16 +338,17 @@ void mse_backward(const Tensor& a, const Tensor& b, const Tensor& grad_out, doub
   check_f32("mse_backward", a);
   const int64_t n = a.numel();
   const int grad_stride = grad_out.numel() == 1 ? 0 : 1;
-  launch("difference_backward_kernel", difference_backward_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b), cptr(grad_out), grad_stride,
-                                                                       static_cast<float>(2.0 * grad_scale), nullptr,
-                                                                       mptr_or_null(grad_a), mptr_or_null(grad_b), n);
+  launch("difference_backward_kernel", difference_backward_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b),
+         cptr(grad_out), grad_stride, static_cast<float>(2.0 * grad_scale), nullptr, mptr_or_null(grad_a),
+         mptr_or_null(grad_b), n);
 }
 
 void l2_distance_backward(const Tensor& a, const Tensor& b, const Tensor& distance, const Tensor& grad_out,
                           const Tensor& grad_a, const Tensor& grad_b) {
   check_f32("l2_distance_backward", a);
   const int64_t n = a.numel();
-  launch("difference_backward_kernel", difference_backward_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b), cptr(grad_out), 0, 1.0f, cptr(distance), mptr_or_null(grad_a), mptr_or_null(grad_b), n);
+  launch("difference_backward_kernel", difference_backward_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b),
+         cptr(grad_out), 0, 1.0f, cptr(distance), mptr_or_null(grad_a), mptr_or_null(grad_b), n);
 }
 
 }  // namespace engram::cuda

@@ -37,7 +37,8 @@ void bias_broadcast(const Tensor& bias, const Tensor& rows) {
   check_f32("linear", rows);
   const int64_t count = rows.numel();
   if (count == 0) return;
-  launch("bias_broadcast_kernel", bias_broadcast_kernel, blocks_for(count), kThreads, 0, cptr(bias), mptr(rows), count, rows.size(1));
+  launch("bias_broadcast_kernel", bias_broadcast_kernel, blocks_for(count), kThreads, 0, cptr(bias), mptr(rows), count,
+         rows.size(1));
 }
 
 void bias_backward(const Tensor& grad_rows, const Tensor& grad_bias) {
@@ -45,8 +46,8 @@ void bias_backward(const Tensor& grad_rows, const Tensor& grad_bias) {
   const int64_t features = grad_rows.size(1);
   if (features == 0) return;
   const unsigned blocks = static_cast<unsigned>((features + kSumColumns - 1) / kSumColumns);
-  launch("bias_backward_kernel", bias_backward_kernel, blocks, dim3(kSumColumns, kSumRows), 0, cptr(grad_rows), mptr(grad_bias),
-                                                                             grad_rows.size(0), features);
+  launch("bias_backward_kernel", bias_backward_kernel, blocks, dim3(kSumColumns, kSumRows), 0, cptr(grad_rows),
+         mptr(grad_bias), grad_rows.size(0), features);
 }
 
 }  // namespace engram::cuda

@@ -255,7 +255,8 @@ void max_pool2d_forward(const Tensor& x, const PoolWindow& window, const Tensor&
   check_f32("max_pool2d", x);
   with_index(x, y, [&](auto index) {
     using Index = decltype(index);
-    launch("max_pool2d_forward_kernel", max_pool2d_forward_kernel<Index>, blocks_for(y.numel()), kThreads, 0, cptr(x), plane_geometry<Index>(x, y), window, mptr(y), argmax.data<int32_t>());
+    launch("max_pool2d_forward_kernel", max_pool2d_forward_kernel<Index>, blocks_for(y.numel()), kThreads, 0, cptr(x),
+           plane_geometry<Index>(x, y), window, mptr(y), argmax.data<int32_t>());
   });
 }
 
@@ -263,7 +264,8 @@ void max_pool2d_backward(const Tensor& grad_y, const Tensor& argmax, const PoolW
   check_f32("max_pool2d_backward", grad_y);
   with_index(grad_x, grad_y, [&](auto index) {
     using Index = decltype(index);
-    launch("max_pool2d_backward_kernel", max_pool2d_backward_kernel<Index>, blocks_for(grad_x.numel()), kThreads, 0, cptr(grad_y), argmax.data<int32_t>(), plane_geometry<Index>(grad_x, grad_y), window, mptr(grad_x));
+    launch("max_pool2d_backward_kernel", max_pool2d_backward_kernel<Index>, blocks_for(grad_x.numel()), kThreads, 0,
+           cptr(grad_y), argmax.data<int32_t>(), plane_geometry<Index>(grad_x, grad_y), window, mptr(grad_x));
   });
 }
 
@@ -271,7 +273,8 @@ void avg_pool2d_forward(const Tensor& x, const PoolWindow& window, bool count_in
   check_f32("avg_pool2d", x);
   with_index(x, y, [&](auto index) {
     using Index = decltype(index);
-    launch("avg_pool2d_forward_kernel", avg_pool2d_forward_kernel<Index>, blocks_for(y.numel()), kThreads, 0, cptr(x), plane_geometry<Index>(x, y), window, count_include_pad, mptr(y));
+    launch("avg_pool2d_forward_kernel", avg_pool2d_forward_kernel<Index>, blocks_for(y.numel()), kThreads, 0, cptr(x),
+           plane_geometry<Index>(x, y), window, count_include_pad, mptr(y));
   });
 }
 
@@ -279,7 +282,8 @@ void avg_pool2d_backward(const Tensor& grad_y, const PoolWindow& window, bool co
   check_f32("avg_pool2d_backward", grad_y);
   with_index(grad_x, grad_y, [&](auto index) {
     using Index = decltype(index);
-    launch("avg_pool2d_backward_kernel", avg_pool2d_backward_kernel<Index>, blocks_for(grad_x.numel()), kThreads, 0, cptr(grad_y), plane_geometry<Index>(grad_x, grad_y), window, count_include_pad, mptr(grad_x));
+    launch("avg_pool2d_backward_kernel", avg_pool2d_backward_kernel<Index>, blocks_for(grad_x.numel()), kThreads, 0,
+           cptr(grad_y), plane_geometry<Index>(grad_x, grad_y), window, count_include_pad, mptr(grad_x));
   });
 }
 
@@ -287,7 +291,8 @@ void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
   check_f32("adaptive_avg_pool2d", x);
   with_index(x, y, [&](auto index) {
     using Index = decltype(index);
-    launch("adaptive_avg_pool2d_forward_kernel", adaptive_avg_pool2d_forward_kernel<Index>, blocks_for(y.numel()), kThreads, 0, cptr(x), plane_geometry<Index>(x, y), mptr(y));
+    launch("adaptive_avg_pool2d_forward_kernel", adaptive_avg_pool2d_forward_kernel<Index>, blocks_for(y.numel()),
+           kThreads, 0, cptr(x), plane_geometry<Index>(x, y), mptr(y));
   });
 }
 
@@ -295,7 +300,8 @@ void adaptive_avg_pool2d_backward(const Tensor& grad_y, const Tensor& grad_x) {
   check_f32("adaptive_avg_pool2d_backward", grad_y);
   with_index(grad_x, grad_y, [&](auto index) {
     using Index = decltype(index);
-    launch("adaptive_avg_pool2d_backward_kernel", adaptive_avg_pool2d_backward_kernel<Index>, blocks_for(grad_x.numel()), kThreads, 0, cptr(grad_y), plane_geometry<Index>(grad_x, grad_y), mptr(grad_x));
+    launch("adaptive_avg_pool2d_backward_kernel", adaptive_avg_pool2d_backward_kernel<Index>,
+           blocks_for(grad_x.numel()), kThreads, 0, cptr(grad_y), plane_geometry<Index>(grad_x, grad_y), mptr(grad_x));
   });
 }
 
@@ -304,9 +310,11 @@ void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
   const int64_t planes = x.size(0) * x.size(1), plane_size = x.size(2) * x.size(3);
   const unsigned blocks = blocks_for(planes * 32);  // a warp per plane, capped: the loop covers the rest
   if (plane_size % 4 == 0 && aligned16(x)) {
-    launch("global_avg_pool2d_forward_kernel", global_avg_pool2d_forward_kernel<4>, blocks, kThreads, 0, cptr(x), planes, plane_size, mptr(y));
+    launch("global_avg_pool2d_forward_kernel", global_avg_pool2d_forward_kernel<4>, blocks, kThreads, 0, cptr(x),
+           planes, plane_size, mptr(y));
   } else {
-    launch("global_avg_pool2d_forward_kernel", global_avg_pool2d_forward_kernel<1>, blocks, kThreads, 0, cptr(x), planes, plane_size, mptr(y));
+    launch("global_avg_pool2d_forward_kernel", global_avg_pool2d_forward_kernel<1>, blocks, kThreads, 0, cptr(x),
+           planes, plane_size, mptr(y));
   }
 }
 
@@ -319,9 +327,11 @@ void global_avg_pool2d_backward(const Tensor& grad_y, const Tensor& grad_x) {
   with_index(grad_x, grad_y, [&](auto index) {
     using Index = decltype(index);
     if (vec == 4) {
-      launch("global_avg_pool2d_backward_kernel", global_avg_pool2d_backward_kernel<Index, 4>, blocks_for(total_vecs), kThreads, 0, cptr(grad_y), Index(plane_vecs), Index(total_vecs), inv_plane_size, mptr(grad_x));
+      launch("global_avg_pool2d_backward_kernel", global_avg_pool2d_backward_kernel<Index, 4>, blocks_for(total_vecs),
+             kThreads, 0, cptr(grad_y), Index(plane_vecs), Index(total_vecs), inv_plane_size, mptr(grad_x));
     } else {
-      launch("global_avg_pool2d_backward_kernel", global_avg_pool2d_backward_kernel<Index, 1>, blocks_for(total_vecs), kThreads, 0, cptr(grad_y), Index(plane_vecs), Index(total_vecs), inv_plane_size, mptr(grad_x));
+      launch("global_avg_pool2d_backward_kernel", global_avg_pool2d_backward_kernel<Index, 1>, blocks_for(total_vecs),
+             kThreads, 0, cptr(grad_y), Index(plane_vecs), Index(total_vecs), inv_plane_size, mptr(grad_x));
     }
   });
 }

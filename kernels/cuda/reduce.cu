@@ -281,7 +281,8 @@ bool fits_uint32(int64_t total) { return total <= (int64_t(1) << 31); }
 bool is_aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 void launch_sum_rows(const float* x, int64_t rows, int64_t n, float scale, float* out) {
-  launch("sum_rows_kernel", sum_rows_kernel, grid_for_blocks(ceil_div(rows, kWarpsPerBlock)), kThreads, 0, x, rows, n, scale, out);
+  launch("sum_rows_kernel", sum_rows_kernel, grid_for_blocks(ceil_div(rows, kWarpsPerBlock)), kThreads, 0, x, rows, n,
+         scale, out);
 }
 
 void launch_sum_slices(const float* x, int64_t rows, int64_t n, int64_t slices, int64_t span, float scale, float* dst,
@@ -301,8 +302,8 @@ void sum(const Tensor& x, const ReduceView& view, double scale, const Tensor& ou
   float s = static_cast<float>(scale);
   if (view.inner > 1) {
     int64_t blocks = view.outer * ceil_div(view.inner, kColumnTile);
-    launch("sum_columns_kernel", sum_columns_kernel, grid_for_blocks(blocks), kThreads, 0, cptr(x), view.outer, view.n, view.inner, s,
-                                                                           mptr(out));
+    launch("sum_columns_kernel", sum_columns_kernel, grid_for_blocks(blocks), kThreads, 0, cptr(x), view.outer, view.n,
+           view.inner, s, mptr(out));
     return;
   }
   if (view.n <= kShortRow) {
@@ -330,9 +331,11 @@ void broadcast(const Tensor& grad_out, const ReduceView& view, double scale, con
   if (total == 0) return;
   float s = static_cast<float>(scale);
   if (fits_uint32(total))
-    launch("broadcast_kernel", broadcast_kernel<uint32_t>, blocks_for(total), kThreads, 0, cptr(grad_out), uint32_t(view.n), uint32_t(view.inner), s, mptr(grad_x), uint32_t(total));
+    launch("broadcast_kernel", broadcast_kernel<uint32_t>, blocks_for(total), kThreads, 0, cptr(grad_out),
+           uint32_t(view.n), uint32_t(view.inner), s, mptr(grad_x), uint32_t(total));
   else
-    launch("broadcast_kernel", broadcast_kernel<int64_t>, blocks_for(total), kThreads, 0, cptr(grad_out), view.n, view.inner, s, mptr(grad_x), total);
+    launch("broadcast_kernel", broadcast_kernel<int64_t>, blocks_for(total), kThreads, 0, cptr(grad_out), view.n,
+           view.inner, s, mptr(grad_x), total);
 }
 
 void max(const Tensor& x, const ReduceView& view, const Tensor& values, const Tensor& indices) {
@@ -342,12 +345,14 @@ void max(const Tensor& x, const ReduceView& view, const Tensor& values, const Te
   int32_t* pi = indices.defined() ? static_cast<int32_t*>(indices.raw_data()) : nullptr;
   if (view.inner > 1) {
     int64_t blocks = view.outer * ceil_div(view.inner, kColumnTile);
-    launch("max_columns_kernel", max_columns_kernel, grid_for_blocks(blocks), kThreads, 0, cptr(x), view.outer, view.n, view.inner, pv,
-                                                                           pi);
+    launch("max_columns_kernel", max_columns_kernel, grid_for_blocks(blocks), kThreads, 0, cptr(x), view.outer, view.n,
+           view.inner, pv, pi);
   } else if (view.n <= kShortRow) {
-    launch("max_rows_kernel", max_rows_kernel, grid_for_blocks(ceil_div(view.outer, kWarpsPerBlock)), kThreads, 0, cptr(x), view.outer, view.n, pv, pi);
+    launch("max_rows_kernel", max_rows_kernel, grid_for_blocks(ceil_div(view.outer, kWarpsPerBlock)), kThreads, 0,
+           cptr(x), view.outer, view.n, pv, pi);
   } else {
-    launch("max_long_rows_kernel", max_long_rows_kernel, grid_for_blocks(view.outer), kThreads, 0, cptr(x), view.outer, view.n, pv, pi);
+    launch("max_long_rows_kernel", max_long_rows_kernel, grid_for_blocks(view.outer), kThreads, 0, cptr(x), view.outer,
+           view.n, pv, pi);
   }
 }
 
@@ -357,10 +362,11 @@ void max_backward(const Tensor& grad_values, const Tensor& indices, const Reduce
   if (total == 0) return;
   auto* index_ptr = static_cast<const int32_t*>(indices.raw_data());
   if (fits_uint32(total))
-    launch("max_backward_kernel", max_backward_kernel<uint32_t>, blocks_for(total), kThreads, 0, cptr(grad_values), index_ptr, uint32_t(view.n), uint32_t(view.inner), mptr(grad_x), uint32_t(total));
+    launch("max_backward_kernel", max_backward_kernel<uint32_t>, blocks_for(total), kThreads, 0, cptr(grad_values),
+           index_ptr, uint32_t(view.n), uint32_t(view.inner), mptr(grad_x), uint32_t(total));
   else
-    launch("max_backward_kernel", max_backward_kernel<int64_t>, blocks_for(total), kThreads, 0, cptr(grad_values), index_ptr, view.n,
-                                                                               view.inner, mptr(grad_x), total);
+    launch("max_backward_kernel", max_backward_kernel<int64_t>, blocks_for(total), kThreads, 0, cptr(grad_values),
+           index_ptr, view.n, view.inner, mptr(grad_x), total);
 }
 
 void count_correct(const Tensor& logits, const Tensor& labels, const Tensor& count) {
@@ -369,8 +375,10 @@ void count_correct(const Tensor& logits, const Tensor& labels, const Tensor& cou
   int64_t blocks = std::min<int64_t>(std::max<int64_t>(ceil_div(rows, kWarpsPerBlock), 1), 1024);
   Tensor partial = Tensor::empty({blocks}, DType::i32, logits.device());
   auto* partial_ptr = static_cast<int32_t*>(partial.raw_data());
-  launch("count_correct_partial_kernel", count_correct_partial_kernel, static_cast<unsigned>(blocks), kThreads, 0, cptr(logits), static_cast<const int32_t*>(labels.raw_data()), rows, classes, partial_ptr);
-  launch("sum_counts_kernel", sum_counts_kernel, 1, kThreads, 0, partial_ptr, blocks, static_cast<int32_t*>(count.raw_data()));
+  launch("count_correct_partial_kernel", count_correct_partial_kernel, static_cast<unsigned>(blocks), kThreads, 0,
+         cptr(logits), static_cast<const int32_t*>(labels.raw_data()), rows, classes, partial_ptr);
+  launch("sum_counts_kernel", sum_counts_kernel, 1, kThreads, 0, partial_ptr, blocks,
+         static_cast<int32_t*>(count.raw_data()));
 }
 
 }  // namespace engram::cuda

@@ -45,9 +45,11 @@ void launch_words(const PieceList& list, int count, void* whole, int64_t outer, 
   dim3 grid(std::min(blocks_for(outer * longest), kMaxBlocksPerPiece), static_cast<unsigned>(count));
   // The grid strides at most 2048 * 256 words past the end: no 32-bit overflow below 2^31 words.
   if (outer * whole_row <= (int64_t(1) << 31))
-    launch("concat_copy_kernel", concat_copy_kernel<Word, uint32_t, ToWhole>, grid, kThreads, 0, list, static_cast<Word*>(whole), static_cast<uint32_t>(outer), static_cast<uint32_t>(whole_row));
+    launch("concat_copy_kernel", concat_copy_kernel<Word, uint32_t, ToWhole>, grid, kThreads, 0, list,
+           static_cast<Word*>(whole), static_cast<uint32_t>(outer), static_cast<uint32_t>(whole_row));
   else
-    launch("concat_copy_kernel", concat_copy_kernel<Word, int64_t, ToWhole>, grid, kThreads, 0, list, static_cast<Word*>(whole), outer, whole_row);
+    launch("concat_copy_kernel", concat_copy_kernel<Word, int64_t, ToWhole>, grid, kThreads, 0, list,
+           static_cast<Word*>(whole), outer, whole_row);
 }
 
 // The pieces of one launch, measured in bytes.

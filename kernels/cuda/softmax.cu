@@ -81,9 +81,11 @@ void softmax_forward(const Tensor& x, const Tensor& y, bool log_output) {
   const int64_t rows = x.size(0);
   const int cols = static_cast<int>(x.size(1));
   if (cols % 4 == 0 && aligned16(x) && aligned16(y)) {
-    launch("softmax_forward_kernel", softmax_forward_kernel<4>, row_blocks(rows), kThreads, 0, cptr(x), mptr(y), rows, cols, log_output);
+    launch("softmax_forward_kernel", softmax_forward_kernel<4>, row_blocks(rows), kThreads, 0, cptr(x), mptr(y), rows,
+           cols, log_output);
   } else {
-    launch("softmax_forward_kernel", softmax_forward_kernel<1>, row_blocks(rows), kThreads, 0, cptr(x), mptr(y), rows, cols, log_output);
+    launch("softmax_forward_kernel", softmax_forward_kernel<1>, row_blocks(rows), kThreads, 0, cptr(x), mptr(y), rows,
+           cols, log_output);
   }
 }
 
@@ -92,9 +94,11 @@ void softmax_backward(const Tensor& y, const Tensor& grad_y, const Tensor& grad_
   const int64_t rows = y.size(0);
   const int cols = static_cast<int>(y.size(1));
   if (cols % 4 == 0 && aligned16(y) && aligned16(grad_y) && aligned16(grad_x)) {
-    launch("softmax_backward_kernel", softmax_backward_kernel<4>, row_blocks(rows), kThreads, 0, cptr(y), cptr(grad_y), mptr(grad_x), rows, cols, log_output);
+    launch("softmax_backward_kernel", softmax_backward_kernel<4>, row_blocks(rows), kThreads, 0, cptr(y), cptr(grad_y),
+           mptr(grad_x), rows, cols, log_output);
   } else {
-    launch("softmax_backward_kernel", softmax_backward_kernel<1>, row_blocks(rows), kThreads, 0, cptr(y), cptr(grad_y), mptr(grad_x), rows, cols, log_output);
+    launch("softmax_backward_kernel", softmax_backward_kernel<1>, row_blocks(rows), kThreads, 0, cptr(y), cptr(grad_y),
+           mptr(grad_x), rows, cols, log_output);
   }
 }
 

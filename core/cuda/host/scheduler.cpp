@@ -13,10 +13,15 @@
 
 namespace engram::cuda::host {
 
+namespace {
+
+// Set by the scheduler while a kernel thread runs; null outside kernels.
 thread_local const BlockCoordinates* running_block = nullptr;
 thread_local const ThreadCoordinates* running_thread = nullptr;
 
-namespace {
+[[noreturn]] void fail_outside_kernel(const char* what) {
+  throw DeviceError(std::string("cuda host runtime: ") + what + " used outside a running kernel thread");
+}
 
 // Large enough for the kernels' register tiles under AddressSanitizer, whose
 // redzones triple a frame; the pages a thread never touches cost nothing.
@@ -393,8 +398,14 @@ std::string schedule_name(Schedule s) {
   return "?";
 }
 
-void fail_outside_kernel(const char* what) {
-  throw DeviceError(std::string("cuda host runtime: ") + what + " used outside a running kernel thread");
+const BlockCoordinates& current_block() {
+  if (!running_block) fail_outside_kernel("blockIdx/blockDim/gridDim");
+  return *running_block;
+}
+
+const ThreadCoordinates& current_thread() {
+  if (!running_thread) fail_outside_kernel("threadIdx");
+  return *running_thread;
 }
 
 void run_kernel(const char* kernel_name, dim3 grid, dim3 block, size_t shared_bytes,

@@ -48,19 +48,9 @@ struct ThreadCoordinates {
   uint3 thread_idx;
 };
 
-// Set by the scheduler while a kernel thread runs; null outside kernels.
-extern thread_local const BlockCoordinates* running_block;
-extern thread_local const ThreadCoordinates* running_thread;
-void fail_outside_kernel(const char* what);
-
-inline const BlockCoordinates& current_block() {
-  if (!running_block) fail_outside_kernel("blockIdx/blockDim/gridDim");
-  return *running_block;
-}
-inline const ThreadCoordinates& current_thread() {
-  if (!running_thread) fail_outside_kernel("threadIdx");
-  return *running_thread;
-}
+// The coordinates of the kernel thread running now (a DeviceError outside one).
+const BlockCoordinates& current_block();
+const ThreadCoordinates& current_thread();
 
 // Runs thread_body for every thread of every block, in the schedule's order.
 // Throws DeviceError naming the kernel for a barrier or collective misuse.
