@@ -58,7 +58,7 @@ void normalise(const Tensor& x, const Tensor& weight, const Tensor& bias, const 
       if (pr)
         for (int64_t j = 0; j < layout.plane; ++j) ys[j] += pr[offset + j];
       if (relu)
-        for (int64_t j = 0; j < layout.plane; ++j) ys[j] = ys[j] > T(0) ? ys[j] : T(0);
+        for (int64_t j = 0; j < layout.plane; ++j) ys[j] = ys[j] < T(0) ? T(0) : ys[j];  // NaN passes through, as in relu()
     });
   });
 }
@@ -159,7 +159,8 @@ void backward(const Tensor& x, const Tensor& weight, const Tensor& y, BnActivati
       for (int64_t j = 0; j < layout.plane; ++j) {
         const T g = ys && !(ys[j] > T(0)) ? T(0) : gs[j];
         if (gr) gr[offset + j] = g;
-        if (gx) gx[offset + j] = scale * (g - shift - (xs[j] - mean_t) * is_t * slope);
+        // Evaluation: the statistics are constants, gx = w * is * g, whatever x holds (NaN included).
+        if (gx) gx[offset + j] = training ? scale * (g - shift - (xs[j] - mean_t) * is_t * slope) : scale * g;
       }
     });
   });

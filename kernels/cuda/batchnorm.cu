@@ -220,7 +220,7 @@ __global__ void batch_norm_apply_kernel(const float* x, const float* residual, c
     }
     if (act != BnActivation::none) {
 #pragma unroll
-      for (int k = 0; k < VEC; ++k) v[k] = fmaxf(v[k], 0.0f);
+      for (int k = 0; k < VEC; ++k) v[k] = v[k] < 0.0f ? 0.0f : v[k];  // NaN passes through
     }
     store_vec<VEC>(y + i * VEC, v);
   }

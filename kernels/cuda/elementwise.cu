@@ -23,7 +23,7 @@ __global__ void scale_kernel(const float* x, float factor, float* out, int64_t n
 }
 
 __global__ void relu_forward_kernel(const float* x, float* y, int64_t n) {
-  ENGRAM_GRID_STRIDE_LOOP(i, n) y[i] = fmaxf(x[i], 0.0f);
+  ENGRAM_GRID_STRIDE_LOOP(i, n) y[i] = x[i] < 0.0f ? 0.0f : x[i];  // NaN passes through, as in PyTorch and the CPU reference
 }
 
 __global__ void relu_backward_kernel(const float* y, const float* grad_y, float* grad_x, int64_t n) {
@@ -31,7 +31,10 @@ __global__ void relu_backward_kernel(const float* y, const float* grad_y, float*
 }
 
 __global__ void add_relu_forward_kernel(const float* a, const float* b, float* y, int64_t n) {
-  ENGRAM_GRID_STRIDE_LOOP(i, n) y[i] = fmaxf(a[i] + b[i], 0.0f);
+  ENGRAM_GRID_STRIDE_LOOP(i, n) {
+    float v = a[i] + b[i];
+    y[i] = v < 0.0f ? 0.0f : v;
+  }
 }
 
 }  // namespace

@@ -89,7 +89,6 @@ void Fiber::finish() {
   // A null save slot tells ASan this fiber's fake stack is gone for good.
   ENGRAM_START_SWITCH(nullptr, caller_bottom_, caller_size_);
   ctx::jump_fcontext(caller_, nullptr);
-  __builtin_unreachable();
 }
 
 }  // namespace engram::cuda::host
