@@ -31,6 +31,10 @@ struct LaunchLimits {
 void check_launch(const char* kernel_name, dim3 grid, dim3 block, size_t shared_bytes, size_t param_bytes);
 void count_launch();
 
+// Defined for the two compilers that compile kernels: nvcc, and the host
+// compiler of a host build. Plain .cpp files of an nvcc build see only the
+// declarations above.
+#if ENGRAM_CUDA_HOST || defined(__CUDACC__)
 template <typename... Params, typename... Args>
 void launch(const char* kernel_name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
             Args&&... args) {
@@ -49,6 +53,7 @@ void launch(const char* kernel_name, void (*kernel)(Params...), dim3 grid, dim3 
   ENGRAM_CUDA_CHECK_LAUNCH(kernel_name);
 #endif
 }
+#endif
 
 }  // namespace engram::cuda
 
