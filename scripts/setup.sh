@@ -1,9 +1,26 @@
 #!/usr/bin/env bash
 # Installs what engram needs on a Debian machine (only the missing packages)
 # and builds it into build/ (Release; CUDA when nvcc is found).
+# Prints one line per step; the details go to logs/setup.log.
 #   scripts/setup.sh [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+mkdir -p logs
+log=logs/setup.log
+: >"$log"
+
+# Runs one step with its output in the log; on failure shows the log's tail.
+step() {
+  local what=$1
+  shift
+  echo "engram setup: $what"
+  if ! "$@" >>"$log" 2>&1; then
+    echo "engram setup: '$what' failed; the last lines of $log:" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+}
 
 packages=(g++ cmake ninja-build libeigen3-dev catch2 libstb-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
           libboost-context-dev dataset-fashion-mnist python3-torch)
@@ -14,11 +31,11 @@ done
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "engram setup: installing ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  step "updating the package index" $sudo apt-get update -q
+  step "installing ${missing[*]}" \
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
 [ "${1:-}" = "--no-build" ] && exit 0
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build
+step "configuring build/" cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+step "building build/ (a few minutes; CUDA sources too when nvcc is found)" cmake --build build
