@@ -79,6 +79,8 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(make_impl(Storage::allocate(bytes, device), 0, shape, dtype));
 }
 
+Tensor Tensor::empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), t.device()); }
+
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   return empty(shape, dtype, device).fill_(0.0);
 }

@@ -30,6 +30,8 @@ class Tensor {
 
   // Factories. Memory from `empty` is uninitialised.
   static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  // Uninitialised, with t's shape, dtype and device (contiguous).
+  static Tensor empty_like(const Tensor& t);
   static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::f32,

@@ -109,8 +109,6 @@ void backward(const Tensor& x, const Tensor& weight, const Tensor& y, BnActivati
 
 bool wants_grad(const Tensor& t) { return autograd::grad_enabled() && t.defined() && t.requires_grad(); }
 
-Tensor like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
-
 // The three public ops share this body; `residual` is used only by add_relu.
 Tensor batch_norm_op(const char* op, BnActivation act, const Tensor& x, const Tensor& residual, const Tensor& weight,
                      const Tensor& bias, const Tensor& running_mean, const Tensor& running_var, bool training,
@@ -120,7 +118,7 @@ Tensor batch_norm_op(const char* op, BnActivation act, const Tensor& x, const Te
   const bool residual_grad = act == BnActivation::add_relu && wants_grad(residual);
   const bool any_grad = x_grad || weight_grad || bias_grad || residual_grad;
 
-  Tensor y = like(x);
+  Tensor y = Tensor::empty_like(x);
   Tensor save_mean, save_invstd;
   Shape channels{x.size(1)};
   if (training || any_grad) {
@@ -141,10 +139,10 @@ Tensor batch_norm_op(const char* op, BnActivation act, const Tensor& x, const Te
   std::vector<Tensor> inputs{x, weight, bias};
   if (act == BnActivation::add_relu) inputs.push_back(residual);
   return autograd::record(op, y, inputs, [=](const Tensor& grad_y) {
-    Tensor grad_x = x_grad ? like(x_saved) : Tensor();
-    Tensor grad_weight = weight_grad ? like(weight_saved) : Tensor();
+    Tensor grad_x = x_grad ? Tensor::empty_like(x_saved) : Tensor();
+    Tensor grad_weight = weight_grad ? Tensor::empty_like(weight_saved) : Tensor();
     Tensor grad_bias = bias_grad ? Tensor::empty(save_mean.shape(), x_saved.dtype(), x_saved.device()) : Tensor();
-    Tensor grad_residual = residual_grad ? like(x_saved) : Tensor();
+    Tensor grad_residual = residual_grad ? Tensor::empty_like(x_saved) : Tensor();
     backward(x_saved, weight_saved, y_saved, act, grad_y, save_mean, save_invstd, eps, training, grad_x, grad_weight,
              grad_bias, grad_residual);
     std::vector<Tensor> grads{grad_x, grad_weight, grad_bias};

@@ -15,24 +15,22 @@ void check_pair(const char* op, const Tensor& a, const Tensor& b) {
   check_same_shape(op, a, b);
 }
 
-Tensor like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
-
 Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
-  Tensor out = like(a);
+  Tensor out = Tensor::empty_like(a);
   if (a.device().is_cuda()) ENGRAM_CUDA_CALL("binary", cuda::binary(op, a, b, out));
   else cpu::binary(op, a, b, out);
   return out;
 }
 
 Tensor scale_op(const Tensor& x, double factor) {
-  Tensor out = like(x);
+  Tensor out = Tensor::empty_like(x);
   if (x.device().is_cuda()) ENGRAM_CUDA_CALL("scale", cuda::scale(x, factor, out));
   else cpu::scale(x, factor, out);
   return out;
 }
 
 Tensor relu_grad(const Tensor& y, const Tensor& grad_y) {
-  Tensor grad_x = like(y);
+  Tensor grad_x = Tensor::empty_like(y);
   if (y.device().is_cuda()) ENGRAM_CUDA_CALL("relu", cuda::relu_backward(y, grad_y, grad_x));
   else cpu::relu_backward(y, grad_y, grad_x);
   return grad_x;
@@ -68,7 +66,7 @@ Tensor scale(const Tensor& x, double factor) {
 
 Tensor relu(const Tensor& x) {
   check_floating("relu", "x", x);
-  Tensor y = like(x);
+  Tensor y = Tensor::empty_like(x);
   if (x.device().is_cuda()) ENGRAM_CUDA_CALL("relu", cuda::relu_forward(x, y));
   else cpu::relu_forward(x, y);
   Tensor y_saved = y.detach();
@@ -78,7 +76,7 @@ Tensor relu(const Tensor& x) {
 
 Tensor add_relu(const Tensor& a, const Tensor& b) {
   check_pair("add_relu", a, b);
-  Tensor y = like(a);
+  Tensor y = Tensor::empty_like(a);
   if (a.device().is_cuda()) ENGRAM_CUDA_CALL("add_relu", cuda::add_relu_forward(a, b, y));
   else cpu::add_relu_forward(a, b, y);
   Tensor y_saved = y.detach();

@@ -20,8 +20,6 @@ double reduction_scale(Reduction reduction, int64_t count) {
   return reduction == Reduction::mean ? 1.0 / static_cast<double>(count) : 1.0;
 }
 
-Tensor like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
-
 // ---- argument checks: each message starts with the op's name ----
 
 void check_logits(const char* op, const char* name, const Tensor& logits) {
@@ -113,8 +111,8 @@ Tensor softmax_loss(const char* op, const SoftmaxLossSpec& spec, const Tensor& s
   Tensor student_saved = student.detach();
   Tensor teacher_saved = teacher.defined() ? teacher.detach() : Tensor();
   return autograd::record(op, out, {student, teacher}, [=](const Tensor& grad_out) {
-    Tensor grad_student = student_grad ? like(student_saved) : Tensor();
-    Tensor grad_teacher = teacher_grad ? like(teacher_saved) : Tensor();
+    Tensor grad_student = student_grad ? Tensor::empty_like(student_saved) : Tensor();
+    Tensor grad_teacher = teacher_grad ? Tensor::empty_like(teacher_saved) : Tensor();
     if (student_saved.device().is_cuda())
       ENGRAM_CUDA_CALL(op, cuda::softmax_loss_backward(spec, student_saved, labels, teacher_saved, grad_out, scale,
                                                        grad_student, grad_teacher));
@@ -187,7 +185,7 @@ Tensor mse_loss(const Tensor& a, const Tensor& b, Reduction reduction) {
   Tensor out;
   const double scale = reduction_scale(reduction, a.numel());
   if (reduction == Reduction::none) {
-    out = like(a);
+    out = Tensor::empty_like(a);
     if (a.device().is_cuda())
       ENGRAM_CUDA_CALL(op, cuda::squared_difference(a, b, out));
     else
@@ -202,8 +200,8 @@ Tensor mse_loss(const Tensor& a, const Tensor& b, Reduction reduction) {
   const bool a_grad = a.requires_grad(), b_grad = b.requires_grad();
   Tensor a_saved = a.detach(), b_saved = b.detach();
   return autograd::record(op, out, {a, b}, [=](const Tensor& grad_out) {
-    Tensor grad_a = a_grad ? like(a_saved) : Tensor();
-    Tensor grad_b = b_grad ? like(b_saved) : Tensor();
+    Tensor grad_a = a_grad ? Tensor::empty_like(a_saved) : Tensor();
+    Tensor grad_b = b_grad ? Tensor::empty_like(b_saved) : Tensor();
     if (a_saved.device().is_cuda())
       ENGRAM_CUDA_CALL(op, cuda::mse_backward(a_saved, b_saved, grad_out, scale, grad_a, grad_b));
     else
@@ -223,8 +221,8 @@ Tensor l2_distance(const Tensor& a, const Tensor& b) {
   const bool a_grad = a.requires_grad(), b_grad = b.requires_grad();
   Tensor a_saved = a.detach(), b_saved = b.detach(), distance_saved = distance.detach();
   return autograd::record(op, distance, {a, b}, [=](const Tensor& grad_out) {
-    Tensor grad_a = a_grad ? like(a_saved) : Tensor();
-    Tensor grad_b = b_grad ? like(b_saved) : Tensor();
+    Tensor grad_a = a_grad ? Tensor::empty_like(a_saved) : Tensor();
+    Tensor grad_b = b_grad ? Tensor::empty_like(b_saved) : Tensor();
     if (a_saved.device().is_cuda())
       ENGRAM_CUDA_CALL(op, cuda::l2_distance_backward(a_saved, b_saved, distance_saved, grad_out, grad_a, grad_b));
     else

@@ -35,8 +35,6 @@ PoolWindow square_window(int64_t kernel, int64_t stride, int64_t padding) {
   return {kernel, kernel, stride, stride, padding, padding};
 }
 
-Tensor like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
-
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
@@ -50,7 +48,7 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
     cpu::max_pool2d_forward(x, window, y, argmax);
   Tensor x_meta = x.detach();  // for the shape, dtype and device of grad_x only
   return autograd::record("max_pool2d", y, {x}, [=](const Tensor& grad_y) {
-    Tensor grad_x = like(x_meta);
+    Tensor grad_x = Tensor::empty_like(x_meta);
     if (grad_y.device().is_cuda())
       ENGRAM_CUDA_CALL("max_pool2d", cuda::max_pool2d_backward(grad_y, argmax, window, grad_x));
     else
@@ -68,7 +66,7 @@ Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
     cpu::avg_pool2d_forward(x, window, count_include_pad, y);
   Tensor x_meta = x.detach();
   return autograd::record("avg_pool2d", y, {x}, [=](const Tensor& grad_y) {
-    Tensor grad_x = like(x_meta);
+    Tensor grad_x = Tensor::empty_like(x_meta);
     if (grad_y.device().is_cuda()) {
       ENGRAM_CUDA_CALL("avg_pool2d", cuda::avg_pool2d_backward(grad_y, window, count_include_pad, grad_x));
     } else {
@@ -89,7 +87,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
     cpu::adaptive_avg_pool2d_forward(x, y);
   Tensor x_meta = x.detach();
   return autograd::record("adaptive_avg_pool2d", y, {x}, [x_meta](const Tensor& grad_y) {
-    Tensor grad_x = like(x_meta);
+    Tensor grad_x = Tensor::empty_like(x_meta);
     if (grad_y.device().is_cuda()) {
       ENGRAM_CUDA_CALL("adaptive_avg_pool2d", cuda::adaptive_avg_pool2d_backward(grad_y, grad_x));
     } else {
@@ -108,7 +106,7 @@ Tensor global_avg_pool2d(const Tensor& x) {
     cpu::global_avg_pool2d_forward(x, y);
   Tensor x_meta = x.detach();
   return autograd::record("global_avg_pool2d", y, {x}, [x_meta](const Tensor& grad_y) {
-    Tensor grad_x = like(x_meta);
+    Tensor grad_x = Tensor::empty_like(x_meta);
     if (grad_y.device().is_cuda()) {
       ENGRAM_CUDA_CALL("global_avg_pool2d", cuda::global_avg_pool2d_backward(grad_y, grad_x));
     } else {

@@ -11,6 +11,7 @@
 
 #include "core/cuda/check.h"
 #include "core/cuda/launch.h"
+#include "core/cuda/primitives.cuh"
 #include "data/batch.h"
 
 namespace engram::data::cuda {
@@ -81,7 +82,6 @@ __global__ void __launch_bounds__(kBatchThreads)
   }
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace
 
@@ -95,8 +95,8 @@ void make_batch(const BatchParams& params, const Tensor& images, const Tensor& l
   const uint8_t* pixels = images.data<uint8_t>();
   float* out = images_out.data<float>();
   const bool stage_plane = plane_size <= kMaxStagedPlaneBytes;
-  const bool vector_load = plane_size % 16 == 0 && aligned16(pixels);
-  const bool vector_store = params.width % 4 == 0 && aligned16(out);
+  const bool vector_load = plane_size % 16 == 0 && ::engram::cuda::aligned16(pixels);
+  const bool vector_store = params.width % 4 == 0 && ::engram::cuda::aligned16(out);
   const size_t shared_bytes = stage_plane ? static_cast<size_t>((plane_size + 15) / 16 * 16) : 0;
   ::engram::cuda::launch("make_batch_kernel", make_batch_kernel, static_cast<unsigned>(planes), kBatchThreads,
                          shared_bytes, params, pixels, labels.data<int32_t>(), indices.data<int32_t>(), out,

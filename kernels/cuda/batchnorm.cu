@@ -27,8 +27,7 @@ namespace engram::cuda {
 namespace {
 
 constexpr int kReduceThreads = 256;
-constexpr int kReduceWarps = kReduceThreads / 32;
-constexpr unsigned kFullMask = 0xffffffffu;
+constexpr int kReduceWarps = kReduceThreads / kWarpSize;
 constexpr int64_t kMaxSplits = 128;  // partials per channel, merged serially by the finalize kernel
 
 // ---- vector access: VEC consecutive floats, 16-byte aligned when VEC == 4 ----
@@ -99,7 +98,7 @@ __device__ __forceinline__ Welford shfl_down(const Welford& s, int offset) {
 __device__ Welford block_merge(Welford s) {
   __shared__ Welford warp_states[kReduceWarps];
   for (int offset = 16; offset > 0; offset >>= 1) s = welford_merge(s, shfl_down(s, offset));
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
   if (lane == 0) warp_states[warp] = s;
   __syncthreads();
   if (warp == 0) {
@@ -107,26 +106,6 @@ __device__ Welford block_merge(Welford s) {
     for (int offset = kReduceWarps / 2; offset > 0; offset >>= 1) s = welford_merge(s, shfl_down(s, offset));
   }
   return s;
-}
-
-// Block-wide sum of two floats; the result is valid in thread 0.
-__device__ float2 block_sum(float2 v) {
-  __shared__ float2 warp_sums[kReduceWarps];
-  for (int offset = 16; offset > 0; offset >>= 1) {
-    v.x += __shfl_down_sync(kFullMask, v.x, offset);
-    v.y += __shfl_down_sync(kFullMask, v.y, offset);
-  }
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < kReduceWarps ? warp_sums[lane] : make_float2(0.0f, 0.0f);
-    for (int offset = kReduceWarps / 2; offset > 0; offset >>= 1) {
-      v.x += __shfl_down_sync(kFullMask, v.x, offset);
-      v.y += __shfl_down_sync(kFullMask, v.y, offset);
-    }
-  }
-  return v;
 }
 
 // ---- indexing ----
@@ -256,7 +235,7 @@ __global__ void __launch_bounds__(kReduceThreads)
       sums.y = fmaf(g[k], xv[k] - m, sums.y);
     }
   }
-  sums = block_sum(sums);
+  sums = block_sum<kReduceWarps>(sums);
   if (threadIdx.x == 0) partials[c * gridDim.x + blockIdx.x] = sums;
 }
 
@@ -321,16 +300,6 @@ __global__ void batch_norm_backward_elementwise_kernel(const float* x, const flo
 const float* optional_cptr(const Tensor& t) { return t.defined() ? cptr(t) : nullptr; }
 float* optional_mptr(const Tensor& t) { return t.defined() ? mptr(t) : nullptr; }
 
-int multiprocessor_count() {
-  static int count = [] {
-    int device = 0, value = 0;
-    ENGRAM_CUDA_CHECK(cudaGetDevice(&device));
-    ENGRAM_CUDA_CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device));
-    return value;
-  }();
-  return count;
-}
-
 // How a launch walks the tensor.
 struct Geometry {
   int64_t channels, vec;
@@ -342,7 +311,7 @@ struct Geometry {
 // Tensors a vectorised kernel would read or write; undefined ones are ignored.
 bool all_aligned16(std::initializer_list<const Tensor*> tensors) {
   for (const Tensor* t : tensors)
-    if (t->defined() && reinterpret_cast<uintptr_t>(t->raw_data()) % 16 != 0) return false;
+    if (t->defined() && !aligned16(*t)) return false;
   return true;
 }
 
@@ -358,7 +327,7 @@ Geometry geometry(const char* op, const Tensor& x, bool aligned) {
   g.total_vecs = g.channels * g.per_channel_vecs;
   // Enough blocks to fill every SM (8 blocks of 256 threads each), but at
   // least 4 vectors per thread so that small channels are not over-split.
-  const int64_t target_blocks = 8 * multiprocessor_count();
+  const int64_t target_blocks = 8 * sm_count();
   const int64_t min_vecs_per_block = 4 * kReduceThreads;
   int64_t splits = (target_blocks + g.channels - 1) / g.channels;
   splits = std::min(splits, (g.per_channel_vecs + min_vecs_per_block - 1) / min_vecs_per_block);

@@ -6,6 +6,7 @@
 
 #include "core/cuda/check.h"
 #include "core/cuda/launch.h"
+#include "core/cuda/primitives.cuh"
 #include "core/tensor.h"
 
 namespace engram::cuda {

@@ -137,7 +137,7 @@ void backward_data_implicit_gemm(const Conv2dGeometry& geometry, const float* gr
   const int groups = static_cast<int>(geometry.params.groups);
   const int64_t phase_count = static_cast<int64_t>(setup.phases.size());
   GemmPlan plan = plan_implicit_gemm(setup.pass.common.gemm_m, setup.max_n, setup.max_k, groups * phase_count, true,
-                                     multiprocessor_count());
+                                     sm_count());
   const int64_t count = setup.pass.common.split_stride;
   Tensor workspace;
   if (plan.splits > 1) workspace = Tensor::empty({plan.splits * count}, DType::f32, Device::cuda());
@@ -153,7 +153,7 @@ void backward_data_implicit_gemm(const Conv2dGeometry& geometry, const float* gr
 void backward_weight_implicit_gemm(const Conv2dGeometry& geometry, const float* grad_y, const float* x, float* grad_w) {
   WgradPass pass = make_wgrad_pass(geometry, grad_y, x);
   const int groups = static_cast<int>(geometry.params.groups);
-  GemmPlan plan = plan_implicit_gemm(pass.gemm_m, pass.gemm_n, pass.gemm_k, groups, true, multiprocessor_count());
+  GemmPlan plan = plan_implicit_gemm(pass.gemm_m, pass.gemm_n, pass.gemm_k, groups, true, sm_count());
   Tensor workspace;
   if (plan.splits > 1) workspace = Tensor::empty({plan.splits * pass.split_stride}, DType::f32, Device::cuda());
   set_wgrad_output(pass, plan.splits > 1 ? mptr(workspace) : grad_w);
@@ -173,7 +173,7 @@ __global__ void bias_gradient_kernel(const float* __restrict__ grad_y, int batch
   partial[threadIdx.x] = total;
   __syncthreads();
   for (int width = blockDim.x / 2; width > 0; width /= 2) {  // fixed-order tree: deterministic
-    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
+    if (static_cast<int>(threadIdx.x) < width) partial[threadIdx.x] += partial[threadIdx.x + width];
     __syncthreads();
   }
   if (threadIdx.x == 0) grad_bias[channel] = partial[0];

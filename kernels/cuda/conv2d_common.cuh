@@ -73,7 +73,6 @@ struct ConvDims {
   explicit ConvDims(const Conv2dGeometry& g);
 };
 
-inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 // Throws unless every tensor of the convolution fits 32-bit indexing.
 void check_int32_indexing(const char* op, const Conv2dGeometry& g);
@@ -88,9 +87,6 @@ inline bool is_pointwise_gemm(const Conv2dGeometry& g) {
   return g.kernel_h == 1 && g.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0 &&
          p.groups == 1;
 }
-
-// Number of streaming multiprocessors of the current device (cached).
-int multiprocessor_count();
 
 // out[i] = sum over s < splits of partial[s * count + i]  (+ bias[(i / inner) % channels] when bias != nullptr),
 // summed in split order so that the result is deterministic.

@@ -38,7 +38,7 @@ __global__ void depthwise_backward_weight_kernel(const DepthwiseDims dd, const f
   partial[threadIdx.x] = depthwise_weight_gradient_part(dd, grad_y, x, blockIdx.x, threadIdx.x, blockDim.x);
   __syncthreads();
   for (int width = blockDim.x / 2; width > 0; width /= 2) {  // fixed-order tree: deterministic
-    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
+    if (static_cast<int>(threadIdx.x) < width) partial[threadIdx.x] += partial[threadIdx.x + width];
     __syncthreads();
   }
   if (threadIdx.x == 0) grad_w[blockIdx.x] = partial[0];

@@ -40,16 +40,6 @@ void check_int32_indexing(const char* op, const Conv2dGeometry& g) {
                    std::to_string(x) + ", output " + std::to_string(y) + ", weight " + std::to_string(w));
 }
 
-int multiprocessor_count() {
-  static int count = [] {
-    int device = 0, sms = 0;
-    ENGRAM_CUDA_CHECK(cudaGetDevice(&device));
-    ENGRAM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    return sms;
-  }();
-  return count;
-}
-
 GemmPlan make_plan(int tile, int splits, int64_t m, int64_t n, int64_t k, int64_t batches) {
   GemmPlan plan;
   plan.tile = tile;
@@ -157,7 +147,7 @@ void forward_implicit_gemm(const Conv2dGeometry& geometry, const float* x, const
                            float* y) {
   ForwardPass pass = make_forward_pass(geometry, x, w);
   const int groups = static_cast<int>(geometry.params.groups);
-  GemmPlan plan = plan_implicit_gemm(pass.gemm_m, pass.gemm_n, pass.gemm_k, groups, true, multiprocessor_count());
+  GemmPlan plan = plan_implicit_gemm(pass.gemm_m, pass.gemm_n, pass.gemm_k, groups, true, sm_count());
   Tensor workspace;
   if (plan.splits > 1) {
     workspace = Tensor::empty({plan.splits * pass.split_stride}, DType::f32, Device::cuda());

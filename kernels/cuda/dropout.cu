@@ -33,7 +33,6 @@ __global__ void dropout_kernel(const float* x, float* out, int64_t n, uint64_t s
   }
 }
 
-bool is_aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 }  // namespace
 
@@ -43,7 +42,7 @@ void dropout(const Tensor& x, const DropoutMask& mask, double scale, const Tenso
   if (n == 0) return;
   unsigned grid = blocks_for((n + 3) / 4);
   float s = static_cast<float>(scale);
-  if (is_aligned16(x.raw_data()) && is_aligned16(out.raw_data()))
+  if (aligned16(x.raw_data()) && aligned16(out.raw_data()))
     launch("dropout_kernel", dropout_kernel<true>, grid, kThreads, 0, cptr(x), mptr(out), n, mask.seed, mask.stream,
            mask.threshold, s);
   else

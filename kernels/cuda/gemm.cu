@@ -292,18 +292,6 @@ __global__ void splitk_reduce_kernel(const float* partial, int splits, int64_t c
   }
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
-int sm_count() {
-  static int count = [] {
-    int device = 0, sms = 0;
-    ENGRAM_CUDA_CHECK(cudaGetDevice(&device));
-    ENGRAM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    return sms;
-  }();
-  return count;
-}
-
 // One launch per 65535 batch entries (the limit of gridDim.z).
 template <class Cfg, bool TransA, bool TransB>
 void launch_variant(const GemmArgs& args, bool vec) {

@@ -190,7 +190,7 @@ __global__ void softmax_loss_backward_kernel(LossParams p, const float* student,
 __global__ void sum_scaled_kernel(const float* values, int64_t n, float scale, bool take_sqrt, float* out) {
   float sum = 0.0f;
   for (int64_t i = threadIdx.x; i < n; i += kThreads) sum += values[i];
-  sum = block_sum(sum);
+  sum = block_sum<kRowsPerBlock>(sum);
   if (threadIdx.x == 0) out[0] = take_sqrt ? sqrtf(scale * sum) : scale * sum;
 }
 
@@ -213,7 +213,7 @@ __global__ void sum_squared_difference_kernel(const float* a, const float* b, in
     const float d = a[i] - b[i];
     sum += d * d;
   }
-  sum = block_sum(sum);
+  sum = block_sum<kRowsPerBlock>(sum);
   if (threadIdx.x != 0) return;
   if (gridDim.x == 1)
     partials_or_out[0] = take_sqrt ? sqrtf(scale * sum) : scale * sum;

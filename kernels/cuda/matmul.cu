@@ -25,7 +25,7 @@ __global__ void bias_backward_kernel(const float* grad_rows, float* grad_bias, i
   partial[threadIdx.y][threadIdx.x] = sum;
   __syncthreads();
   for (int half = kSumRows / 2; half > 0; half /= 2) {
-    if (threadIdx.y < half) partial[threadIdx.y][threadIdx.x] += partial[threadIdx.y + half][threadIdx.x];
+    if (static_cast<int>(threadIdx.y) < half) partial[threadIdx.y][threadIdx.x] += partial[threadIdx.y + half][threadIdx.x];
     __syncthreads();
   }
   if (threadIdx.y == 0 && j < features) grad_bias[j] = partial[0][threadIdx.x];

@@ -12,7 +12,6 @@
 namespace engram::cuda {
 namespace {
 
-constexpr unsigned kFullMask = 0xffffffffu;
 
 // Sizes every kernel needs; Index is uint32_t when all flat indices (plus a
 // grid stride) fit, which keeps the per-thread divisions cheap.
@@ -196,7 +195,7 @@ __global__ void adaptive_avg_pool2d_backward_kernel(const float* grad_y, PlaneGe
 // One warp per plane; lanes read consecutive 16-byte vectors when VEC == 4.
 template <int VEC>
 __global__ void global_avg_pool2d_forward_kernel(const float* x, int64_t planes, int64_t plane_size, float* y) {
-  const int lane = threadIdx.x & 31;
+  const int lane = threadIdx.x % kWarpSize;
   const int64_t warps_per_block = blockDim.x / 32;
   const int64_t warp_stride = warps_per_block * gridDim.x;
   for (int64_t p = blockIdx.x * warps_per_block + threadIdx.x / 32; p < planes; p += warp_stride) {
@@ -210,7 +209,7 @@ __global__ void global_avg_pool2d_forward_kernel(const float* x, int64_t planes,
         sum += plane[k];
       }
     }
-    for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_down_sync(kFullMask, sum, offset);
+    sum = warp_sum(sum);
     if (lane == 0) y[p] = sum / static_cast<float>(plane_size);
   }
 }
@@ -247,7 +246,6 @@ void with_index(const Tensor& a, const Tensor& b, Launch launch) {
     launch(uint64_t{});
 }
 
-bool aligned16(const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()) % 16 == 0; }
 
 }  // namespace
 

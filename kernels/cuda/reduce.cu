@@ -19,7 +19,6 @@
 namespace engram::cuda {
 namespace {
 
-constexpr int kWarpSize = 32;
 constexpr int kWarpsPerBlock = kThreads / kWarpSize;  // 8 rows per block in the rows kernels
 constexpr int64_t kShortRow = 4096;                   // longest row given to a single warp
 constexpr int64_t kSliceElements = 4096;              // least work per block in the long-rows kernel
@@ -29,27 +28,6 @@ constexpr int kColumnTile = 32;                       // inner positions per blo
 constexpr int kColumnSplit = kThreads / kColumnTile;  // thread rows that split n
 
 // ---- warp and block reductions ----
-
-template <typename T>
-__device__ __forceinline__ T warp_sum(T v) {
-  for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
-}
-
-// Sum over a block of kThreads threads; the result is valid in thread 0. Safe
-// to call repeatedly (it synchronises before returning).
-template <typename T>
-__device__ T block_sum(T v) {
-  __shared__ T warp_totals[kWarpsPerBlock];
-  int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  v = warp_sum(v);
-  if (lane == 0) warp_totals[warp] = v;
-  __syncthreads();
-  v = threadIdx.x < kWarpsPerBlock ? warp_totals[threadIdx.x] : T(0);
-  if (warp == 0) v = warp_sum(v);
-  __syncthreads();
-  return v;
-}
 
 // The running maximum: value and the index where it was found. The empty
 // candidate (-inf, INT_MAX) loses to every real element, -inf included.
@@ -70,7 +48,7 @@ __device__ __forceinline__ bool beats(ArgMax a, ArgMax b) {
 
 __device__ __forceinline__ ArgMax warp_argmax(ArgMax best) {
   for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) {
-    ArgMax other{__shfl_xor_sync(0xffffffffu, best.value, offset), __shfl_xor_sync(0xffffffffu, best.index, offset)};
+    ArgMax other{__shfl_xor_sync(kFullMask, best.value, offset), __shfl_xor_sync(kFullMask, best.index, offset)};
     if (beats(other, best)) best = other;
   }
   return best;
@@ -122,7 +100,7 @@ __global__ void sum_slices_kernel(const float* x, int64_t rows, int64_t n, int64
 #pragma unroll 4
       for (int64_t j = begin + threadIdx.x; j < end; j += kThreads) acc += row[j];
     }
-    acc = block_sum(acc);
+    acc = block_sum<kWarpsPerBlock>(acc);
     if (threadIdx.x == 0) dst[b] = acc * scale;
   }
 }
@@ -256,7 +234,7 @@ __global__ void count_correct_partial_kernel(const float* logits, const int32_t*
     ArgMax best = warp_row_argmax(logits + r * classes, classes, lane);
     if (lane == 0 && best.index == labels[r]) ++correct;
   }
-  correct = block_sum(correct);
+  correct = block_sum<kWarpsPerBlock>(correct);
   if (threadIdx.x == 0) partial[blockIdx.x] = correct;
 }
 
@@ -264,7 +242,7 @@ __global__ void count_correct_partial_kernel(const float* logits, const int32_t*
 __global__ void sum_counts_kernel(const int32_t* partial, int64_t count, int32_t* total) {
   int32_t acc = 0;
   for (int64_t k = threadIdx.x; k < count; k += kThreads) acc += partial[k];
-  acc = block_sum(acc);
+  acc = block_sum<kWarpsPerBlock>(acc);
   if (threadIdx.x == 0) total[0] = acc;
 }
 
@@ -277,8 +255,6 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // A grid-stride loop over `total` elements cannot overflow 32 bits (the grid
 // is at most 65535 * 256 threads).
 bool fits_uint32(int64_t total) { return total <= (int64_t(1) << 31); }
-
-bool is_aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 void launch_sum_rows(const float* x, int64_t rows, int64_t n, float scale, float* out) {
   launch("sum_rows_kernel", sum_rows_kernel, grid_for_blocks(ceil_div(rows, kWarpsPerBlock)), kThreads, 0, x, rows, n,
@@ -315,7 +291,7 @@ void sum(const Tensor& x, const ReduceView& view, double scale, const Tensor& ou
       std::min({ceil_div(view.n, kSliceElements), std::max<int64_t>(1, kTargetBlocks / view.outer), kMaxSlices});
   int64_t span = ceil_div(ceil_div(view.n, slices), 4) * 4;  // a multiple of 4 keeps slices float4-aligned
   slices = ceil_div(view.n, span);
-  bool vectorised = is_aligned16(x.raw_data()) && view.n % 4 == 0;
+  bool vectorised = aligned16(x.raw_data()) && view.n % 4 == 0;
   if (slices == 1) {
     launch_sum_slices(cptr(x), view.outer, view.n, 1, span, s, mptr(out), vectorised);
     return;

@@ -46,7 +46,6 @@ __device__ __forceinline__ float sgd_update(float param, float grad, float* buff
   return param - s.lr * d;
 }
 
-__device__ __forceinline__ bool is_aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 __global__ void __launch_bounds__(kThreads) sgd_multi_tensor_kernel(SgdTensorList list, SgdScalars s) {
   int t = list.tensor_of_block[blockIdx.x];
@@ -57,7 +56,7 @@ __global__ void __launch_bounds__(kThreads) sgd_multi_tensor_kernel(SgdTensorLis
   int64_t end = min(begin + kChunk, list.numel[t]);
   float scratch = 0.0f;  // stands in for the buffer without momentum
   // begin is a multiple of 4, so an aligned tensor stays aligned at every chunk.
-  bool vectorised = is_aligned16(param) && is_aligned16(grad) && (!s.use_momentum || is_aligned16(buffer));
+  bool vectorised = aligned16(param) && aligned16(grad) && (!s.use_momentum || aligned16(buffer));
   int64_t vector_end = vectorised ? begin + (end - begin) / 4 * 4 : begin;
   for (int64_t i = begin + 4 * int64_t(threadIdx.x); i < vector_end; i += 4 * int64_t(kThreads)) {
     float4 p = *reinterpret_cast<const float4*>(param + i);

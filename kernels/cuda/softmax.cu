@@ -72,8 +72,6 @@ __global__ void softmax_backward_kernel(const float* y, const float* grad_y, flo
   }
 }
 
-bool aligned16(const Tensor& t) { return rowwise::aligned16(t.raw_data()); }
-
 }  // namespace
 
 void softmax_forward(const Tensor& x, const Tensor& y, bool log_output) {

@@ -13,29 +13,11 @@
 
 namespace engram::cuda::rowwise {
 
-constexpr int kWarpSize = 32;
 constexpr int kRowsPerBlock = kThreads / kWarpSize;
 
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
-}
-
 __device__ __forceinline__ float warp_max(float v) {
-  for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) v = fmaxf(v, shfl_xor(v, offset));
   return v;
-}
-
-// Sum over a block of exactly kThreads threads, in a fixed order; the result
-// is valid in thread 0. Every thread of the block must call it.
-__device__ __forceinline__ float block_sum(float v) {
-  __shared__ float warp_sums[kRowsPerBlock];
-  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  v = warp_sum(v);
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  v = lane < kRowsPerBlock ? warp_sums[lane] : 0.0f;
-  return warp_sum(v);
 }
 
 // kVec consecutive floats; kVec = 4 is one 16-byte access.
@@ -71,7 +53,6 @@ __device__ __forceinline__ int64_t warp_row() {
 }
 __device__ __forceinline__ int lane_id() { return threadIdx.x % kWarpSize; }
 
-inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 inline unsigned row_blocks(int64_t rows) { return static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock); }
 
 }  // namespace engram::cuda::rowwise
@@ -79,4 +60,4 @@ inline unsigned row_blocks(int64_t rows) { return static_cast<unsigned>((rows + 
 // The lane visits columns [j, j + kVec) for j = lane*kVec, lane*kVec + 32*kVec, ...
 // (cols must be a multiple of kVec): a warp reads 32*kVec consecutive floats per step.
 #define ENGRAM_ROW_LOOP(j, cols, lane, kVec) \
-  for (int j = (lane) * (kVec); j < (cols); j += ::engram::cuda::rowwise::kWarpSize * (kVec))
+  for (int j = (lane) * (kVec); j < (cols); j += ::engram::cuda::kWarpSize * (kVec))
