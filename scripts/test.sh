@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--sanitize" ]; then
   bash scripts/setup.sh --no-build
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENGRAM_CUDA=HOST \
-        -DENGRAM_SANITIZE=address,undefined >/dev/null
+  # -g1: line tables for the sanitizers' reports, a quarter less compile time than -g.
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
+        -DENGRAM_CUDA=HOST -DENGRAM_SANITIZE=address,undefined >/dev/null
   cmake --build build-asan
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   ctest --test-dir build-asan --output-on-failure -j2

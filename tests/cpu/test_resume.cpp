@@ -2,17 +2,15 @@
 // checkpoint: a run interrupted after epoch 1 and resumed from last.safetensors
 // repeats the uninterrupted run's epoch-2 step losses bitwise on the CPU, and
 // ends with bitwise-identical weights, BN buffers and optimizer state.
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
-#include "examples/trainer.h"
 #include "nn/safetensors.h"
 #include "tests/support/checks.h"
+#include "tests/support/resume_run.h"
 
 using namespace engram;
 using namespace engram::train;
@@ -21,52 +19,13 @@ using engram::testing::message_of;
 
 namespace {
 
-// ResNet with stages 8-16-32, one BasicBlock each (projection shortcuts in
-// stages 2 and 3): every layer kind of the zoo's ResNets, small enough for CI.
-std::shared_ptr<nn::Classifier> tiny_resnet(int64_t in_channels, int64_t num_classes) {
-  return std::make_shared<nn::ResNet>(nn::ResNet::Block::basic, std::vector<int64_t>{1, 1, 1},
-                                      std::vector<int64_t>{8, 16, 32}, in_channels, num_classes);
-}
+using engram::testing::fresh_run_dir;
+using engram::testing::RecordedRun;
+using engram::testing::run_recorded;
 
-std::string fresh_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("engram_test_resume_" + std::to_string(getpid()) + "_" + name);
-  std::filesystem::remove_all(dir);
-  return dir.string();
-}
-
-// 256 Fashion-MNIST images, 2 epochs of 8 steps, SGD with momentum and weight
-// decay under a cosine schedule with warm-up (so the lr differs at every step).
+// 256 Fashion-MNIST images, 2 epochs of 8 steps.
 TrainConfig tiny_config(const std::string& out_dir) {
-  TrainConfig config;
-  config.dataset = "fashion-mnist";
-  config.model = "tiny-resnet";
-  config.subset = 256;
-  config.test_subset = 128;
-  config.eval_batch = 128;
-  config.epochs = 2;
-  config.batch = 32;
-  config.lr = 0.05;
-  config.warmup_epochs = 0.5;
-  config.seed = 7;
-  config.device = "cpu";
-  config.out_dir = out_dir;
-  return config;
-}
-
-struct Recorded {
-  std::vector<std::vector<float>> step_losses;  // per epoch trained by this call
-  TrainSummary summary;
-};
-
-Recorded run(const TrainConfig& config, int64_t stop_after_epoch = 0) {
-  Recorded recorded;
-  TrainHooks hooks;
-  hooks.make_model = tiny_resnet;
-  hooks.stop_after_epoch = stop_after_epoch;
-  hooks.log = nullptr;
-  hooks.on_epoch_end = [&](const EpochResult& result) { recorded.step_losses.push_back(result.step_losses); };
-  recorded.summary = run_training(config, hooks);
-  return recorded;
+  return engram::testing::resume_config("cpu", out_dir, 256, 32, 128);
 }
 
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
@@ -83,14 +42,14 @@ int64_t count_lines(const std::string& path) {
 }  // namespace
 
 TEST_CASE("a run resumed after epoch 1 repeats the uninterrupted run bitwise", "[train][resume]") {
-  std::string full_dir = fresh_dir("full"), split_dir = fresh_dir("split");
-  Recorded full = run(tiny_config(full_dir));
+  std::string full_dir = fresh_run_dir("resume_full"), split_dir = fresh_run_dir("resume_split");
+  RecordedRun full = run_recorded(tiny_config(full_dir));
   REQUIRE(full.step_losses.size() == 2);
   REQUIRE(full.step_losses[0].size() == 8);
   // The test is meaningless if the loss did not move.
   CHECK(full.step_losses[1].back() < full.step_losses[0].front());
 
-  Recorded first = run(tiny_config(split_dir), /*stop_after_epoch=*/1);
+  RecordedRun first = run_recorded(tiny_config(split_dir), /*stop_after_epoch=*/1);
   REQUIRE(first.step_losses.size() == 1);
   CHECK(bitwise_equal(first.step_losses[0], full.step_losses[0]));
   REQUIRE(std::filesystem::exists(split_dir + "/last.safetensors"));
@@ -98,7 +57,7 @@ TEST_CASE("a run resumed after epoch 1 repeats the uninterrupted run bitwise", "
 
   TrainConfig resumed_config = tiny_config(split_dir);
   resumed_config.resume = split_dir + "/last.safetensors";
-  Recorded resumed = run(resumed_config);
+  RecordedRun resumed = run_recorded(resumed_config);
   CHECK(resumed.summary.first_epoch == 1);
   REQUIRE(resumed.step_losses.size() == 1);
   for (size_t step = 0; step < full.step_losses[1].size(); ++step) {
@@ -136,15 +95,15 @@ TEST_CASE("a run resumed after epoch 1 repeats the uninterrupted run bitwise", "
   // Resuming with a different batch size or seed is refused, naming the flag.
   TrainConfig other = resumed_config;
   other.batch = 16;
-  CHECK_THAT(message_of<ValueError>([&] { run(other); }), Catch::Matchers::StartsWith("train: --resume") &&
+  CHECK_THAT(message_of<ValueError>([&] { run_recorded(other); }), Catch::Matchers::StartsWith("train: --resume") &&
                                                               Catch::Matchers::Contains("--batch 32") &&
                                                               Catch::Matchers::Contains("--batch 16"));
   other = resumed_config;
   other.seed = 8;
-  CHECK_THAT(message_of<ValueError>([&] { run(other); }), Catch::Matchers::Contains("--seed 7"));
+  CHECK_THAT(message_of<ValueError>([&] { run_recorded(other); }), Catch::Matchers::Contains("--seed 7"));
 
   // A checkpoint that already holds every epoch trains nothing more.
-  Recorded again = run(resumed_config);
+  RecordedRun again = run_recorded(resumed_config);
   CHECK(again.step_losses.empty());
   CHECK(again.summary.history.size() == 2);
 
@@ -153,7 +112,7 @@ TEST_CASE("a run resumed after epoch 1 repeats the uninterrupted run bitwise", "
 }
 
 TEST_CASE("resuming from a missing checkpoint is an IOError naming the file", "[train][resume]") {
-  TrainConfig config = tiny_config(fresh_dir("missing"));
+  TrainConfig config = tiny_config(fresh_run_dir("resume_missing"));
   config.resume = config.out_dir + "/no-such.safetensors";
-  CHECK_THAT(message_of<IOError>([&] { run(config); }), Catch::Matchers::Contains("no-such.safetensors"));
+  CHECK_THAT(message_of<IOError>([&] { run_recorded(config); }), Catch::Matchers::Contains("no-such.safetensors"));
 }

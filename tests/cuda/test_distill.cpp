@@ -19,10 +19,10 @@ KdRunConfig small_run(Mode mode, double s, const std::string& device) {
   c.teacher_model = "resnet8";
   c.student_model = "resnet8";
   c.epochs = 2;
-  c.batch = 16;  // 4 steps an epoch; small, because on the host runtime every kernel runs on the CPU
-  c.eval_batch = 32;
-  c.subset = 64;
-  c.test_subset = 32;
+  c.batch = 8;  // 4 steps an epoch; small, because on the host runtime every kernel runs on the CPU
+  c.eval_batch = 16;
+  c.subset = 32;
+  c.test_subset = 16;
   c.device = device;
   c.seed = 7;
   c.bn_recalibrate = 2;

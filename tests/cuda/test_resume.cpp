@@ -2,64 +2,31 @@
 // and resumed from last.safetensors, it repeats the uninterrupted run's
 // epoch-2 step losses bitwise and ends with the same checkpoint bytes. The
 // CUDA kernels are deterministic, so bitwise is the claim.
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
 #include <map>
 
-#include "examples/trainer.h"
 #include "nn/safetensors.h"
+#include "tests/support/resume_run.h"
 
 using namespace engram;
 using namespace engram::train;
 
 namespace {
 
-std::string fresh_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("engram_test_cuda_resume_" + std::to_string(getpid()) + "_" + name);
-  std::filesystem::remove_all(dir);
-  return dir.string();
-}
-
-// 64 Fashion-MNIST images, 2 epochs of 4 steps, SGD with momentum under a
-// warm-up cosine schedule; small, because on the host runtime every kernel runs on the CPU.
-TrainConfig small_config(const std::string& out_dir) {
-  TrainConfig config;
-  config.dataset = "fashion-mnist";
-  config.model = "tiny-resnet";
-  config.subset = 64;
-  config.test_subset = 32;
-  config.eval_batch = 32;
-  config.epochs = 2;
-  config.batch = 16;
-  config.lr = 0.05;
-  config.warmup_epochs = 0.5;
-  config.seed = 7;
-  config.device = "cuda";
-  config.out_dir = out_dir;
-  return config;
-}
+// 64 images, 2 epochs of 4 steps: small, because on the host runtime every kernel runs on the CPU.
+TrainConfig small_config(const std::string& out_dir) { return testing::resume_config("cuda", out_dir, 64, 16, 32); }
 
 std::vector<std::vector<float>> run(const TrainConfig& config, int64_t stop_after_epoch = 0) {
-  std::vector<std::vector<float>> step_losses;
-  TrainHooks hooks;
-  hooks.make_model = [](int64_t in_channels, int64_t num_classes) -> std::shared_ptr<nn::Classifier> {
-    return std::make_shared<nn::ResNet>(nn::ResNet::Block::basic, std::vector<int64_t>{1, 1, 1},
-                                        std::vector<int64_t>{8, 16, 32}, in_channels, num_classes);
-  };
-  hooks.stop_after_epoch = stop_after_epoch;
-  hooks.log = nullptr;
-  hooks.on_epoch_end = [&](const EpochResult& result) { step_losses.push_back(result.step_losses); };
-  run_training(config, hooks);
-  return step_losses;
+  return testing::run_recorded(config, stop_after_epoch).step_losses;
 }
 
 }  // namespace
 
 TEST_CASE("on CUDA a run resumed after epoch 1 repeats the uninterrupted run bitwise", "[train][resume][cuda]") {
-  std::string full_dir = fresh_dir("full"), split_dir = fresh_dir("split");
+  std::string full_dir = testing::fresh_run_dir("cuda_resume_full"),
+              split_dir = testing::fresh_run_dir("cuda_resume_split");
   std::vector<std::vector<float>> full = run(small_config(full_dir));
   REQUIRE(full.size() == 2);
   REQUIRE(full[1].size() == 4);
