@@ -28,6 +28,10 @@ inline int sm_count() {
   return count;
 }
 
+// Device code: for nvcc and the host runtime, not for a plain C++ file that
+// includes a kernel header for its host-side helpers (test_conv2d_emulation).
+#if defined(__CUDACC__) || ENGRAM_CUDA_HOST
+
 template <typename T>
 __device__ __forceinline__ T shfl_xor(T v, int lane_mask) {
   return __shfl_xor_sync(kFullMask, v, lane_mask);
@@ -64,5 +68,7 @@ __device__ T block_sum(T v) {
   __syncthreads();
   return v;
 }
+
+#endif  // defined(__CUDACC__) || ENGRAM_CUDA_HOST
 
 }  // namespace engram::cuda
