@@ -50,6 +50,12 @@ TEST_CASE("conv2d: native CUDA matches cuDNN on ResNet-18 layers at batch 128", 
     CHECK(testing::normalised_error(gw[0], gw[1], weight_tol, weight_tol) <= 1.0);
   }
 }
+#else
+TEST_CASE("without cuDNN the vendor convolution cannot be selected", "[conv2d][cuda][vendor]") {
+  WARN("cuDNN is not in this build: the native-vs-cuDNN check at batch 128 did not run");
+  CHECK(!vendor_available(OpFamily::conv));
+  CHECK_THROWS_AS(set_backend(OpFamily::conv, Backend::vendor), DeviceError);
+}
 #endif
 
 TEST_CASE("conv2d: CUDA gradients are deterministic (split-K reduced in order, no atomics)", "[conv2d][cuda]") {

@@ -141,6 +141,12 @@ TEST_CASE("native and cuBLAS SGEMM agree on a 2048^3 product", "[matmul][gemm][c
       CHECK(testing::normalised_error(native, vendor, 1e-2, 1e-4) <= 1.0);
     }
 }
+#else
+TEST_CASE("without cuBLAS the vendor GEMM cannot be selected", "[matmul][gemm][cuda][vendor]") {
+  WARN("cuBLAS is not in this build: the native-vs-cuBLAS 2048^3 check did not run");
+  CHECK(!vendor_available(OpFamily::gemm));
+  CHECK_THROWS_AS(set_backend(OpFamily::gemm, Backend::vendor), DeviceError);
+}
 #endif
 
 TEST_CASE("CUDA matmul and linear reject mixed devices and f64", "[matmul][cuda][errors]") {
