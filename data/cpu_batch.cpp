@@ -1,7 +1,7 @@
 // CPU reference of the batch kernel: the same per-sample draws and the same
 // normalisation table as data/cuda/batch.cu (data/augment.h), hence the same bits.
+#include "core/parallel.h"
 #include "data/batch.h"
-#include "kernels/cpu/parallel.h"
 
 namespace engram::data::cpu {
 
@@ -15,7 +15,7 @@ void make_batch(const BatchParams& params, const Tensor& images, const Tensor& l
   const int64_t plane_size = static_cast<int64_t>(params.height) * params.width;
   const int64_t planes = static_cast<int64_t>(params.batch_size) * params.channels;
 
-#pragma omp parallel for schedule(static) if (planes * plane_size >= ::engram::cpu::kParallelGrain)
+#pragma omp parallel for schedule(static) if (planes * plane_size >= kParallelGrain)
   for (int64_t plane = 0; plane < planes; ++plane) {
     const int64_t b = plane / params.channels, c = plane % params.channels;
     const int32_t sample = index[b];

@@ -1,7 +1,8 @@
+#include "kernels/adamw.h"
+
 #include <cmath>
 
-#include "kernels/adamw.h"
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace engram::cpu {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace engram::cpu {
 

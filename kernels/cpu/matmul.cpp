@@ -1,7 +1,7 @@
 // CPU reference of linear's bias helpers.
 #include "kernels/matmul.h"
 
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace engram::cpu {
 

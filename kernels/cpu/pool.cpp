@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace engram::cpu {
 

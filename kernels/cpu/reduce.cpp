@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace engram::cpu {
 

@@ -1,6 +1,6 @@
 #include "kernels/sgd.h"
 
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace engram::cpu {
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace engram::cpu {
 

@@ -1,9 +1,10 @@
 #pragma once
-// OpenMP helpers for the CPU reference: parallelise only when the work is
-// large enough to pay for waking the thread team.
+// OpenMP helpers for the CPU loops (the kernels' reference, the data batch):
+// parallelise only when the work is large enough to pay for waking the thread
+// team. Built without OpenMP, the loops run serially.
 #include <cstdint>
 
-namespace engram::cpu {
+namespace engram {
 
 constexpr int64_t kParallelGrain = 1 << 15;
 
@@ -13,4 +14,4 @@ void parallel_for(int64_t n, Body body) {
   for (int64_t i = 0; i < n; ++i) body(i);
 }
 
-}  // namespace engram::cpu
+}  // namespace engram
