@@ -10,11 +10,12 @@
 #include <utility>
 #include <vector>
 
+#include "core/named_tensors.h"
 #include "core/tensor.h"
 
 namespace engram::nn {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using engram::NamedTensors;  // so nn::NamedTensors still names it
 
 class Module {
  public:

@@ -10,7 +10,7 @@ namespace {
 
 Tensor zeros_like(const Tensor& t) { return Tensor::zeros(t.shape(), t.dtype(), t.device()); }
 
-std::map<std::string, Tensor> by_name(const nn::NamedTensors& state) {
+std::map<std::string, Tensor> by_name(const NamedTensors& state) {
   return std::map<std::string, Tensor>(state.begin(), state.end());
 }
 
@@ -68,14 +68,14 @@ void SGD::step() {
   ++steps_;
 }
 
-nn::NamedTensors SGD::state() const {
-  nn::NamedTensors out{{"step", step_tensor(steps_)}};
+NamedTensors SGD::state() const {
+  NamedTensors out{{"step", step_tensor(steps_)}};
   for (size_t i = 0; i < momentum_.size(); ++i)
     if (momentum_[i].defined()) out.emplace_back(std::to_string(i) + ".momentum_buffer", momentum_[i]);
   return out;
 }
 
-void SGD::load_state(const nn::NamedTensors& state) {
+void SGD::load_state(const NamedTensors& state) {
   auto named = by_name(state);
   steps_ = read_steps(named, "SGD::load_state");
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -107,8 +107,8 @@ void AdamW::step() {
   adamw_step(params, grads, m, v, config_, steps_);
 }
 
-nn::NamedTensors AdamW::state() const {
-  nn::NamedTensors out{{"step", step_tensor(steps_)}};
+NamedTensors AdamW::state() const {
+  NamedTensors out{{"step", step_tensor(steps_)}};
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!exp_avg_[i].defined()) continue;
     out.emplace_back(std::to_string(i) + ".exp_avg", exp_avg_[i]);
@@ -117,7 +117,7 @@ nn::NamedTensors AdamW::state() const {
   return out;
 }
 
-void AdamW::load_state(const nn::NamedTensors& state) {
+void AdamW::load_state(const NamedTensors& state) {
   auto named = by_name(state);
   steps_ = read_steps(named, "AdamW::load_state");
   for (size_t i = 0; i < params_.size(); ++i) {

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "core/named_tensors.h"
 #include "kernels/adamw.h"
 #include "kernels/sgd.h"
-#include "nn/module.h"
 
 namespace engram::optim {
 
@@ -24,8 +24,8 @@ class Optimizer {
   int64_t steps_taken() const { return steps_; }
   // Per-parameter state (momentum or moment buffers) by name, e.g. "0.momentum_buffer",
   // plus "step"; what a checkpoint stores.
-  virtual nn::NamedTensors state() const = 0;
-  virtual void load_state(const nn::NamedTensors& state) = 0;
+  virtual NamedTensors state() const = 0;
+  virtual void load_state(const NamedTensors& state) = 0;
 
  protected:
   std::vector<Tensor> params_;
@@ -39,8 +39,8 @@ class SGD : public Optimizer {
   double lr() const override { return config_.lr; }
   void set_lr(double lr) override { config_.lr = lr; }
   const SgdConfig& config() const { return config_; }
-  nn::NamedTensors state() const override;
-  void load_state(const nn::NamedTensors& state) override;
+  NamedTensors state() const override;
+  void load_state(const NamedTensors& state) override;
 
  private:
   SgdConfig config_;
@@ -53,8 +53,8 @@ class AdamW : public Optimizer {
   void step() override;
   double lr() const override { return config_.lr; }
   void set_lr(double lr) override { config_.lr = lr; }
-  nn::NamedTensors state() const override;
-  void load_state(const nn::NamedTensors& state) override;
+  NamedTensors state() const override;
+  void load_state(const NamedTensors& state) override;
 
  private:
   AdamWConfig config_;
