@@ -2,7 +2,7 @@
 // Optimizers over a fixed list of parameters, as torch.optim: step() reads
 // each parameter's .grad() and updates it in place (no graph is recorded);
 // parameters whose gradient is undefined are skipped. On CUDA, SGD runs as
-// one multi-tensor launch (kernels/sgd.h).
+// multi-tensor launches, up to 32 tensors each (kernels/sgd.h).
 #include <memory>
 #include <string>
 #include <vector>
