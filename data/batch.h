@@ -1,5 +1,6 @@
 #pragma once
-// Device-resident datasets and the batch kernel (DESIGN decisions 4 and 5).
+// Device-resident datasets and the batch kernel (step 1 of the training step
+// that docs/architecture.md walks through).
 //
 // A dataset is moved to the training device once, as uint8 images and int32
 // labels. A batch is then one kernel: gather by index, random crop with zero
