@@ -22,16 +22,16 @@ Tensor default_init(const Shape& shape, int64_t fan_in) {
 
 }  // namespace
 
-Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding,
-               bool with_bias, int64_t groups, int64_t dilation)
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding,
+               int64_t dilation, int64_t groups, bool with_bias)
     : params(Conv2dParams::square(stride, padding, dilation, groups)) {
   ENGRAM_CHECK(in_channels > 0 && out_channels > 0 && groups > 0 && in_channels % groups == 0 &&
                    out_channels % groups == 0,
                ValueError, "Conv2d",
                "channels (" + std::to_string(in_channels) + " -> " + std::to_string(out_channels) +
                    ") must be positive and divisible by groups (" + std::to_string(groups) + ")");
-  int64_t fan_in = in_channels / groups * kernel * kernel;
-  weight = default_init({out_channels, in_channels / groups, kernel, kernel}, fan_in);
+  int64_t fan_in = in_channels / groups * kernel_size * kernel_size;
+  weight = default_init({out_channels, in_channels / groups, kernel_size, kernel_size}, fan_in);
   if (with_bias) bias = default_init({out_channels}, fan_in);
   register_parameter("weight", &weight);
   register_parameter("bias", &bias);

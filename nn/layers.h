@@ -5,6 +5,7 @@
 // weight 1, bias 0, running mean 0, running var 1, momentum 0.1, eps 1e-5).
 // Initial values come from the default generator (see manual_seed).
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/conv2d.h"
@@ -19,10 +20,16 @@ class Layer : public Module {
   Tensor operator()(const Tensor& x) { return forward(x); }
 };
 
+// torch.nn.Conv2d, its arguments in its order (square kernel, stride, padding
+// and dilation).
 class Conv2d : public Layer {
  public:
-  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride = 1, int64_t padding = 0,
-         bool bias = true, int64_t groups = 1, int64_t dilation = 1);
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1, int64_t padding = 0,
+         int64_t dilation = 1, int64_t groups = 1, bool bias = true);
+  // A bool where dilation goes is a call written for the old order, which took
+  // bias sixth: it would silently become a dilation, so it does not compile.
+  template <typename Bool, typename = std::enable_if_t<std::is_same_v<Bool, bool>>>
+  Conv2d(int64_t, int64_t, int64_t, int64_t, int64_t, Bool, int64_t = 1, bool = true) = delete;
   Tensor forward(const Tensor& x) override;
   Tensor weight, bias;
   Conv2dParams params;

@@ -24,7 +24,7 @@ std::shared_ptr<Sequential> make_resnet_stage(ResNet::Block block, int64_t& in_p
 ResNet::ResNet(Block block, std::vector<int64_t> blocks_per_stage, std::vector<int64_t> stage_planes,
                int64_t in_channels, int64_t num_classes) {
   int64_t in_planes = stage_planes[0];
-  conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, in_planes, 3, 1, 1, false));
+  conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, in_planes, 3, 1, 1, 1, 1, false));
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(in_planes));
   for (size_t stage = 0; stage < stage_planes.size(); ++stage)
     layers.push_back(register_module(
@@ -47,7 +47,7 @@ WideResNet::WideResNet(int64_t depth, int64_t widen, double dropout, int64_t in_
                "depth must be 6n + 4 (10, 16, 22, 28, 40, ...), got " + std::to_string(depth));
   int64_t n = (depth - 4) / 6;
   std::vector<int64_t> widths = {16, 16 * widen, 32 * widen, 64 * widen};
-  conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, widths[0], 3, 1, 1, false));
+  conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, widths[0], 3, 1, 1, 1, 1, false));
   for (int stage = 0; stage < 3; ++stage)
     blocks.push_back(
         register_module("block" + std::to_string(stage + 1),
@@ -71,7 +71,7 @@ namespace {
 // A conv-BN-ReLU triple as one layer, so that `features.N` indices match
 // torch.nn.Sequential's (conv at N, BN at N+1, ReLU at N+2).
 void append_conv_bn_relu(Sequential& seq, int64_t in, int64_t out) {
-  seq.append(std::make_shared<Conv2d>(in, out, 3, 1, 1, true));
+  seq.append(std::make_shared<Conv2d>(in, out, 3, 1, 1));
   seq.append(std::make_shared<BatchNorm2d>(out));
   seq.append(std::make_shared<ReLU>());
 }
@@ -108,7 +108,7 @@ MobileNetV2::MobileNetV2(int64_t in_channels, int64_t num_classes) {
   // (expansion, out_planes, blocks, stride), the CIFAR variant.
   const int64_t config[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 1},  {6, 32, 3, 2}, {6, 64, 4, 2},
                                 {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
-  conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, 32, 3, 1, 1, false));
+  conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, 32, 3, 1, 1, 1, 1, false));
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(32));
   layers = register_module("layers", std::make_shared<Sequential>());
   int64_t in = 32;
@@ -118,7 +118,7 @@ MobileNetV2::MobileNetV2(int64_t in_channels, int64_t num_classes) {
       in = out;
     }
   }
-  conv2 = register_module("conv2", std::make_shared<Conv2d>(320, 1280, 1, 1, 0, false));
+  conv2 = register_module("conv2", std::make_shared<Conv2d>(320, 1280, 1, 1, 0, 1, 1, false));
   bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(1280));
   linear = register_module("linear", std::make_shared<Linear>(1280, num_classes));
   feature_dim_ = 1280;

@@ -8,7 +8,7 @@ ExitBranch::ExitBranch(const std::vector<int64_t>& channels, int64_t num_classes
   // BN follows each conv, so the convs carry no bias (as in the backbone).
   bottleneck = register_module("bottleneck", std::make_shared<Sequential>());
   for (size_t i = 0; i + 1 < channels.size(); ++i) {
-    auto conv = std::make_shared<Conv2d>(channels[i], channels[i + 1], 3, 2, 1, false);
+    auto conv = std::make_shared<Conv2d>(channels[i], channels[i + 1], 3, 2, 1, 1, 1, false);
     auto bn = std::make_shared<BatchNorm2d>(channels[i + 1]);
     bottleneck->append(conv);
     bottleneck->append(bn);
@@ -38,7 +38,7 @@ MultiExitResNet::MultiExitResNet(ResNet::Block block, std::vector<int64_t> block
   // The backbone is built exactly as ResNet's, so that names and the order of
   // random initialisation match it.
   int64_t in_planes = stage_planes[0];
-  conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, in_planes, 3, 1, 1, false));
+  conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, in_planes, 3, 1, 1, 1, 1, false));
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(in_planes));
   std::vector<int64_t> stage_channels;
   for (size_t stage = 0; stage < stage_planes.size(); ++stage) {

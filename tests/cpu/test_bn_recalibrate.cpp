@@ -23,7 +23,7 @@ class TwoNorms : public nn::Classifier {
  public:
   TwoNorms() {
     bn0 = register_module("bn0", std::make_shared<nn::BatchNorm2d>(2));
-    conv = register_module("conv", std::make_shared<nn::Conv2d>(2, 3, 3, 1, 1, false));
+    conv = register_module("conv", std::make_shared<nn::Conv2d>(2, 3, 3, 1, 1, 1, 1, false));
     bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(3));
     linear = register_module("linear", std::make_shared<nn::Linear>(3, 4));
     feature_dim_ = 3;

@@ -1,8 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <set>
+#include <type_traits>
 
 #include "core/random.h"
+#include "nn/layers.h"
 #include "nn/models.h"
 
 using namespace engram;
@@ -52,6 +54,28 @@ TEST_CASE("zoo parameter counts", "[nn]") {
   CHECK(nn::make_model("resnet18", 3, 10)->parameter_count() == 11173962);
   CHECK(nn::make_model("resnet34", 3, 10)->parameter_count() == 21282122);
   CHECK(nn::make_model("resnet50", 3, 10)->parameter_count() == 23520842);
+}
+
+// A bool sixth is a call written for the old order (bias sixth); it must not compile.
+static_assert(!std::is_constructible_v<nn::Conv2d, int, int, int, int, int, bool>);
+static_assert(!std::is_constructible_v<nn::Conv2d, int, int, int, int, int, bool, int>);
+static_assert(std::is_constructible_v<nn::Conv2d, int, int, int, int, int, int, int, bool>);
+
+TEST_CASE("Conv2d takes torch.nn.Conv2d's arguments in its order", "[nn]") {
+  // in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias
+  nn::Conv2d conv(4, 6, 3, 2, 1, 3, 2, false);
+  CHECK(conv.weight.shape() == Shape{6, 2, 3, 3});
+  CHECK_FALSE(conv.bias.defined());
+  CHECK(conv.params.stride_h == 2);
+  CHECK(conv.params.pad_h == 1);
+  CHECK(conv.params.dilation_h == 3);
+  CHECK(conv.params.groups == 2);
+  Tensor y = conv(Tensor::zeros({1, 4, 9, 9}));
+  CHECK(y.shape() == Shape{1, 6, 3, 3});  // (9 + 2 - 3 * 2 - 1) / 2 + 1
+  nn::Conv2d defaults(4, 6, 3);
+  CHECK(defaults.bias.shape() == Shape{6});
+  CHECK(defaults.params.dilation_h == 1);
+  CHECK(defaults.params.groups == 1);
 }
 
 TEST_CASE("train/eval propagate and initialisation follows PyTorch", "[nn]") {

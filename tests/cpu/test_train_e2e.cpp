@@ -34,7 +34,7 @@ std::string read_file(const std::string& path) {
 class SmallResNet : public nn::Classifier {
  public:
   SmallResNet(int64_t in_channels, int64_t num_classes) {
-    conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(in_channels, 16, 3, 2, 1, false));
+    conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(in_channels, 16, 3, 2, 1, 1, 1, false));
     bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(16));
     layers = register_module(
         "layers", std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Layer>>{
