@@ -4,11 +4,8 @@
 #                                CUDA tests run on a GPU and are reported skipped without one.
 #   scripts/test.sh --sanitize   ASan/UBSan build in build-asan/ with the CUDA backend on the host
 #                                runtime (ENGRAM_CUDA=HOST): every CUDA test runs on the CPU.
-# Both first check the include layering (scripts/check-layering.sh) and stop on a violation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-bash scripts/check-layering.sh
 
 if [ "${1:-}" = "--sanitize" ]; then
   bash scripts/setup.sh --no-build
