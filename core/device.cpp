@@ -52,4 +52,6 @@ Device resolve_device(const std::string& name, const std::string& program) {
   return Device::cuda();
 }
 
+void throw_no_cuda(const char* op) { throw DeviceError(std::string(op) + ": engram was built without CUDA"); }
+
 }  // namespace engram

@@ -30,4 +30,14 @@ int cuda_device_count();
 // without a GPU; messages start with "<program>: --device".
 Device resolve_device(const std::string& name, const std::string& program);
 
+[[noreturn]] void throw_no_cuda(const char* op);
+
 }  // namespace engram
+
+// ENGRAM_CUDA_CALL(op, call): the call on a CUDA build, otherwise a
+// DeviceError (unreachable in practice: a CPU-only build cannot make a CUDA tensor).
+#if ENGRAM_HAS_CUDA
+#define ENGRAM_CUDA_CALL(op, ...) __VA_ARGS__
+#else
+#define ENGRAM_CUDA_CALL(op, ...) ::engram::throw_no_cuda(op)
+#endif

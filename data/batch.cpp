@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "kernels/dispatch.h"
+#include "core/device.h"
 
 namespace engram::data {
 

@@ -24,10 +24,7 @@ void adamw_step(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
       check_same_device("adamw_step", params[i], *t);
       check_same_dtype("adamw_step", params[i], *t);
     }
-    if (params[i].device().is_cuda())
-      ENGRAM_CUDA_CALL("adamw_step", cuda::adamw_update(params[i], grads[i], exp_avg[i], exp_avg_sq[i], config, step));
-    else
-      cpu::adamw_update(params[i], grads[i], exp_avg[i], exp_avg_sq[i], config, step);
+    ENGRAM_DISPATCH(adamw, "adamw_step", params[i], adamw_update, params[i], grads[i], exp_avg[i], exp_avg_sq[i], config, step);
   }
 }
 

@@ -49,62 +49,25 @@ void check_arguments(const char* op, const Tensor& x, const Tensor& residual, Bn
                "eps must be finite and >= 0, got " + std::to_string(eps));
 }
 
-// The vendor (cuDNN) twins are compiled only with cuDNN, hence the #if around
-// their calls; without it, CUDA tensors always go to engram's kernels.
-#if ENGRAM_HAS_CUDNN
-bool vendor_selected() { return backend(OpFamily::batchnorm) == Backend::vendor; }
-#endif
-
 void forward_training(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
                       BnActivation act, const Tensor& running_mean, const Tensor& running_var, double momentum,
                       double eps, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd) {
-  if (x.device().is_cpu()) {
-    cpu::batch_norm_forward_training(x, weight, bias, residual, act, running_mean, running_var, momentum, eps, y,
-                                     save_mean, save_invstd);
-    return;
-  }
-#if ENGRAM_HAS_CUDNN
-  if (vendor_selected())
-    return vendor::batch_norm_forward_training(x, weight, bias, residual, act, running_mean, running_var, momentum, eps,
-                                               y, save_mean, save_invstd);
-#endif
-  ENGRAM_CUDA_CALL("batch_norm2d",
-                   cuda::batch_norm_forward_training(x, weight, bias, residual, act, running_mean, running_var,
-                                                     momentum, eps, y, save_mean, save_invstd));
+  ENGRAM_DISPATCH(batchnorm, "batch_norm2d", x, batch_norm_forward_training, x, weight, bias, residual, act,
+                  running_mean, running_var, momentum, eps, y, save_mean, save_invstd);
 }
 
 void forward_inference(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
                        BnActivation act, const Tensor& running_mean, const Tensor& running_var, double eps,
                        const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd) {
-  if (x.device().is_cpu()) {
-    cpu::batch_norm_forward_inference(x, weight, bias, residual, act, running_mean, running_var, eps, y, save_mean,
-                                      save_invstd);
-    return;
-  }
-#if ENGRAM_HAS_CUDNN
-  if (vendor_selected())
-    return vendor::batch_norm_forward_inference(x, weight, bias, residual, act, running_mean, running_var, eps, y,
-                                                save_mean, save_invstd);
-#endif
-  ENGRAM_CUDA_CALL("batch_norm2d", cuda::batch_norm_forward_inference(x, weight, bias, residual, act, running_mean,
-                                                                      running_var, eps, y, save_mean, save_invstd));
+  ENGRAM_DISPATCH(batchnorm, "batch_norm2d", x, batch_norm_forward_inference, x, weight, bias, residual, act,
+                  running_mean, running_var, eps, y, save_mean, save_invstd);
 }
 
 void backward(const Tensor& x, const Tensor& weight, const Tensor& y, BnActivation act, const Tensor& grad_y,
               const Tensor& save_mean, const Tensor& save_invstd, double eps, bool training, const Tensor& grad_x,
               const Tensor& grad_weight, const Tensor& grad_bias, const Tensor& grad_residual) {
-  if (x.device().is_cpu()) {
-    cpu::batch_norm_backward(x, weight, y, act, grad_y, save_mean, save_invstd, eps, training, grad_x, grad_weight,
-                             grad_bias, grad_residual);
-    return;
-  }
-#if ENGRAM_HAS_CUDNN
-  if (vendor_selected())
-    return vendor::batch_norm_backward(x, weight, y, act, grad_y, save_mean, save_invstd, eps, training, grad_x,
-                                       grad_weight, grad_bias, grad_residual);
-#endif
-  ENGRAM_CUDA_CALL("batch_norm2d", cuda::batch_norm_backward(x, weight, y, act, grad_y, save_mean, save_invstd, eps,
-                                                             training, grad_x, grad_weight, grad_bias, grad_residual));
+  ENGRAM_DISPATCH(batchnorm, "batch_norm2d", x, batch_norm_backward, x, weight, y, act, grad_y, save_mean,
+                  save_invstd, eps, training, grad_x, grad_weight, grad_bias, grad_residual);
 }
 
 bool wants_grad(const Tensor& t) { return autograd::grad_enabled() && t.defined() && t.requires_grad(); }

@@ -57,45 +57,21 @@ Conv2dGeometry conv2d_geometry(const char* op, const Shape& x_shape, const Shape
 
 namespace {
 
-// Each call picks CPU, engram's CUDA kernels or cuDNN. The vendor branch only
-// exists when cuDNN was found at build time.
-#if ENGRAM_HAS_CUDNN
-bool use_vendor() { return backend(OpFamily::conv) == Backend::vendor; }
-
-#define ENGRAM_CONV_CALL(fn, first, ...)            \
-  do {                                              \
-    if ((first).device().is_cpu())                  \
-      cpu::fn(__VA_ARGS__);                         \
-    else if (use_vendor())                          \
-      vendor::fn(__VA_ARGS__);                      \
-    else                                            \
-      ENGRAM_CUDA_CALL(#fn, cuda::fn(__VA_ARGS__)); \
-  } while (0)
-#else
-#define ENGRAM_CONV_CALL(fn, first, ...)            \
-  do {                                              \
-    if ((first).device().is_cpu())                  \
-      cpu::fn(__VA_ARGS__);                         \
-    else                                            \
-      ENGRAM_CUDA_CALL(#fn, cuda::fn(__VA_ARGS__)); \
-  } while (0)
-#endif
-
 Tensor backward_data(const Tensor& grad_y, const Tensor& weight, const Shape& x_shape, const Conv2dParams& p) {
   Tensor grad_x = Tensor::empty(x_shape, grad_y.dtype(), grad_y.device());
-  ENGRAM_CONV_CALL(conv2d_backward_data, grad_y, grad_y, weight, p, grad_x);
+  ENGRAM_DISPATCH(conv, "conv2d", grad_y, conv2d_backward_data, grad_y, weight, p, grad_x);
   return grad_x;
 }
 
 Tensor backward_weight(const Tensor& grad_y, const Tensor& x, const Shape& weight_shape, const Conv2dParams& p) {
   Tensor grad_weight = Tensor::empty(weight_shape, grad_y.dtype(), grad_y.device());
-  ENGRAM_CONV_CALL(conv2d_backward_weight, grad_y, grad_y, x, p, grad_weight);
+  ENGRAM_DISPATCH(conv, "conv2d", grad_y, conv2d_backward_weight, grad_y, x, p, grad_weight);
   return grad_weight;
 }
 
 Tensor backward_bias(const Tensor& grad_y) {
   Tensor grad_bias = Tensor::empty({grad_y.size(1)}, grad_y.dtype(), grad_y.device());
-  ENGRAM_CONV_CALL(conv2d_backward_bias, grad_y, grad_y, grad_bias);
+  ENGRAM_DISPATCH(conv, "conv2d", grad_y, conv2d_backward_bias, grad_y, grad_bias);
   return grad_bias;
 }
 
@@ -115,11 +91,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
         bias.shape() == Shape{g.out_channels}, ShapeError, op,
         "bias must be [C_out] = [" + std::to_string(g.out_channels) + "], got shape " + shape_str(bias.shape()));
   }
-  ENGRAM_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, DTypeError, op,
-               std::string("the CUDA backend computes in f32, got ") + dtype_name(x.dtype()) + " (run f64 on the CPU)");
 
   Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_height, g.out_width}, x.dtype(), x.device());
-  ENGRAM_CONV_CALL(conv2d_forward, x, x, weight, bias, params, y);
+  ENGRAM_DISPATCH(conv, op, x, conv2d_forward, x, weight, bias, params, y);
 
   bool need_x = x.requires_grad(), need_weight = weight.requires_grad();
   bool need_bias = bias.defined() && bias.requires_grad();

@@ -12,10 +12,7 @@ namespace {
 
 Tensor apply_mask(const Tensor& x, const DropoutMask& mask, double scale) {
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.device().is_cuda())
-    ENGRAM_CUDA_CALL("dropout", cuda::dropout(x, mask, scale, out));
-  else
-    cpu::dropout(x, mask, scale, out);
+  ENGRAM_DISPATCH(dropout, "dropout", x, dropout, x, mask, scale, out);
   return out;
 }
 

@@ -17,22 +17,19 @@ void check_pair(const char* op, const Tensor& a, const Tensor& b) {
 
 Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty_like(a);
-  if (a.device().is_cuda()) ENGRAM_CUDA_CALL("binary", cuda::binary(op, a, b, out));
-  else cpu::binary(op, a, b, out);
+  ENGRAM_DISPATCH(elementwise, "binary", a, binary, op, a, b, out);
   return out;
 }
 
 Tensor scale_op(const Tensor& x, double factor) {
   Tensor out = Tensor::empty_like(x);
-  if (x.device().is_cuda()) ENGRAM_CUDA_CALL("scale", cuda::scale(x, factor, out));
-  else cpu::scale(x, factor, out);
+  ENGRAM_DISPATCH(elementwise, "scale", x, scale, x, factor, out);
   return out;
 }
 
 Tensor relu_grad(const Tensor& y, const Tensor& grad_y) {
   Tensor grad_x = Tensor::empty_like(y);
-  if (y.device().is_cuda()) ENGRAM_CUDA_CALL("relu", cuda::relu_backward(y, grad_y, grad_x));
-  else cpu::relu_backward(y, grad_y, grad_x);
+  ENGRAM_DISPATCH(elementwise, "relu", y, relu_backward, y, grad_y, grad_x);
   return grad_x;
 }
 
@@ -67,8 +64,7 @@ Tensor scale(const Tensor& x, double factor) {
 Tensor relu(const Tensor& x) {
   check_floating("relu", "x", x);
   Tensor y = Tensor::empty_like(x);
-  if (x.device().is_cuda()) ENGRAM_CUDA_CALL("relu", cuda::relu_forward(x, y));
-  else cpu::relu_forward(x, y);
+  ENGRAM_DISPATCH(elementwise, "relu", x, relu_forward, x, y);
   Tensor y_saved = y.detach();
   return autograd::record("relu", y, {x},
                           [y_saved](const Tensor& g) { return std::vector<Tensor>{relu_grad(y_saved, g)}; });
@@ -77,8 +73,7 @@ Tensor relu(const Tensor& x) {
 Tensor add_relu(const Tensor& a, const Tensor& b) {
   check_pair("add_relu", a, b);
   Tensor y = Tensor::empty_like(a);
-  if (a.device().is_cuda()) ENGRAM_CUDA_CALL("add_relu", cuda::add_relu_forward(a, b, y));
-  else cpu::add_relu_forward(a, b, y);
+  ENGRAM_DISPATCH(elementwise, "add_relu", a, add_relu_forward, a, b, y);
   Tensor y_saved = y.detach();
   return autograd::record("add_relu", y, {a, b}, [y_saved](const Tensor& g) {
     Tensor grad = relu_grad(y_saved, g);

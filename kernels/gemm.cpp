@@ -16,21 +16,13 @@ void gemm(Device device, const GemmShape& shape, T alpha, const T* a, const T* b
   ENGRAM_CHECK(shape.m >= 0 && shape.n >= 0 && shape.k >= 0 && shape.batch >= 0, ValueError, "gemm",
                "expected non-negative sizes, got m=" + std::to_string(shape.m) + " n=" + std::to_string(shape.n) +
                    " k=" + std::to_string(shape.k) + " batch=" + std::to_string(shape.batch));
-  if (device.is_cpu()) {
-    cpu::gemm<T>(shape, alpha, a, b, beta, c);
-    return;
-  }
+  // cuda:: and vendor:: take float only, so for double only the CPU branch
+  // compiles; dispatch_target still raises the DTypeError for CUDA data.
   if constexpr (std::is_same_v<T, float>) {
-#if ENGRAM_HAS_CUBLAS
-    if (backend(OpFamily::gemm) == Backend::vendor) {
-      vendor::gemm(shape, alpha, a, b, beta, c);
-      return;
-    }
-#endif
-    ENGRAM_CUDA_CALL("gemm", cuda::gemm(shape, alpha, a, b, beta, c));
+    ENGRAM_DISPATCH(gemm, "gemm", (Placement{device, DType::f32}), gemm, shape, alpha, a, b, beta, c);
   } else {
-    throw DTypeError(std::string("gemm: the CUDA backend computes in f32, got ") + dtype_name(dtype_of<T>::value) +
-                     " (run f64 on the CPU)");
+    dispatch_target(OpFamily::gemm, "gemm", Placement{device, dtype_of<T>::value});
+    cpu::gemm<T>(shape, alpha, a, b, beta, c);
   }
 }
 

@@ -59,18 +59,12 @@ Tensor product(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b) {
 }
 
 void bias_broadcast(const Tensor& bias, const Tensor& rows) {
-  if (rows.device().is_cuda())
-    ENGRAM_CUDA_CALL("linear", cuda::bias_broadcast(bias, rows));
-  else
-    cpu::bias_broadcast(bias, rows);
+  ENGRAM_DISPATCH(linear, "linear", rows, bias_broadcast, bias, rows);
 }
 
 Tensor bias_gradient(const Tensor& grad_rows) {
   Tensor grad_bias = Tensor::empty({grad_rows.size(1)}, grad_rows.dtype(), grad_rows.device());
-  if (grad_rows.device().is_cuda())
-    ENGRAM_CUDA_CALL("linear", cuda::bias_backward(grad_rows, grad_bias));
-  else
-    cpu::bias_backward(grad_rows, grad_bias);
+  ENGRAM_DISPATCH(linear, "linear", grad_rows, bias_backward, grad_rows, grad_bias);
   return grad_bias;
 }
 

@@ -42,17 +42,11 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
   const Shape out_shape = pooled_shape("max_pool2d", x, window);
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   Tensor argmax = Tensor::empty(out_shape, DType::i32, x.device());
-  if (x.device().is_cuda())
-    ENGRAM_CUDA_CALL("max_pool2d", cuda::max_pool2d_forward(x, window, y, argmax));
-  else
-    cpu::max_pool2d_forward(x, window, y, argmax);
+  ENGRAM_DISPATCH(pool, "max_pool2d", x, max_pool2d_forward, x, window, y, argmax);
   Tensor x_meta = x.detach();  // for the shape, dtype and device of grad_x only
   return autograd::record("max_pool2d", y, {x}, [=](const Tensor& grad_y) {
     Tensor grad_x = Tensor::empty_like(x_meta);
-    if (grad_y.device().is_cuda())
-      ENGRAM_CUDA_CALL("max_pool2d", cuda::max_pool2d_backward(grad_y, argmax, window, grad_x));
-    else
-      cpu::max_pool2d_backward(grad_y, argmax, window, grad_x);
+    ENGRAM_DISPATCH(pool, "max_pool2d", grad_y, max_pool2d_backward, grad_y, argmax, window, grad_x);
     return std::vector<Tensor>{grad_x};
   });
 }
@@ -60,18 +54,11 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding, bool count_include_pad) {
   const PoolWindow window = square_window(kernel, stride, padding);
   Tensor y = Tensor::empty(pooled_shape("avg_pool2d", x, window), x.dtype(), x.device());
-  if (x.device().is_cuda())
-    ENGRAM_CUDA_CALL("avg_pool2d", cuda::avg_pool2d_forward(x, window, count_include_pad, y));
-  else
-    cpu::avg_pool2d_forward(x, window, count_include_pad, y);
+  ENGRAM_DISPATCH(pool, "avg_pool2d", x, avg_pool2d_forward, x, window, count_include_pad, y);
   Tensor x_meta = x.detach();
   return autograd::record("avg_pool2d", y, {x}, [=](const Tensor& grad_y) {
     Tensor grad_x = Tensor::empty_like(x_meta);
-    if (grad_y.device().is_cuda()) {
-      ENGRAM_CUDA_CALL("avg_pool2d", cuda::avg_pool2d_backward(grad_y, window, count_include_pad, grad_x));
-    } else {
-      cpu::avg_pool2d_backward(grad_y, window, count_include_pad, grad_x);
-    }
+    ENGRAM_DISPATCH(pool, "avg_pool2d", grad_y, avg_pool2d_backward, grad_y, window, count_include_pad, grad_x);
     return std::vector<Tensor>{grad_x};
   });
 }
@@ -81,18 +68,11 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
   ENGRAM_CHECK(out_h > 0 && out_w > 0, ValueError, "adaptive_avg_pool2d",
                "output size must be positive, got " + std::to_string(out_h) + "x" + std::to_string(out_w));
   Tensor y = Tensor::empty({x.size(0), x.size(1), out_h, out_w}, x.dtype(), x.device());
-  if (x.device().is_cuda())
-    ENGRAM_CUDA_CALL("adaptive_avg_pool2d", cuda::adaptive_avg_pool2d_forward(x, y));
-  else
-    cpu::adaptive_avg_pool2d_forward(x, y);
+  ENGRAM_DISPATCH(pool, "adaptive_avg_pool2d", x, adaptive_avg_pool2d_forward, x, y);
   Tensor x_meta = x.detach();
   return autograd::record("adaptive_avg_pool2d", y, {x}, [x_meta](const Tensor& grad_y) {
     Tensor grad_x = Tensor::empty_like(x_meta);
-    if (grad_y.device().is_cuda()) {
-      ENGRAM_CUDA_CALL("adaptive_avg_pool2d", cuda::adaptive_avg_pool2d_backward(grad_y, grad_x));
-    } else {
-      cpu::adaptive_avg_pool2d_backward(grad_y, grad_x);
-    }
+    ENGRAM_DISPATCH(pool, "adaptive_avg_pool2d", grad_y, adaptive_avg_pool2d_backward, grad_y, grad_x);
     return std::vector<Tensor>{grad_x};
   });
 }
@@ -100,18 +80,11 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
 Tensor global_avg_pool2d(const Tensor& x) {
   check_input("global_avg_pool2d", x);
   Tensor y = Tensor::empty({x.size(0), x.size(1)}, x.dtype(), x.device());
-  if (x.device().is_cuda())
-    ENGRAM_CUDA_CALL("global_avg_pool2d", cuda::global_avg_pool2d_forward(x, y));
-  else
-    cpu::global_avg_pool2d_forward(x, y);
+  ENGRAM_DISPATCH(pool, "global_avg_pool2d", x, global_avg_pool2d_forward, x, y);
   Tensor x_meta = x.detach();
   return autograd::record("global_avg_pool2d", y, {x}, [x_meta](const Tensor& grad_y) {
     Tensor grad_x = Tensor::empty_like(x_meta);
-    if (grad_y.device().is_cuda()) {
-      ENGRAM_CUDA_CALL("global_avg_pool2d", cuda::global_avg_pool2d_backward(grad_y, grad_x));
-    } else {
-      cpu::global_avg_pool2d_backward(grad_y, grad_x);
-    }
+    ENGRAM_DISPATCH(pool, "global_avg_pool2d", grad_y, global_avg_pool2d_backward, grad_y, grad_x);
     return std::vector<Tensor>{grad_x};
   });
 }

@@ -49,19 +49,13 @@ double mean_scale(int64_t n) { return n > 0 ? 1.0 / static_cast<double>(n) : std
 
 Tensor sum_backend(const Tensor& x, const ReduceView& view, double scale, const Shape& out_shape) {
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
-  if (x.device().is_cuda())
-    ENGRAM_CUDA_CALL("sum", cuda::sum(x, view, scale, out));
-  else
-    cpu::sum(x, view, scale, out);
+  ENGRAM_DISPATCH(reduce, "sum", x, sum, x, view, scale, out);
   return out;
 }
 
 Tensor broadcast_backend(const Tensor& g, const ReduceView& view, double scale, const Shape& x_shape) {
   Tensor grad_x = Tensor::empty(x_shape, g.dtype(), g.device());
-  if (g.device().is_cuda())
-    ENGRAM_CUDA_CALL("sum backward", cuda::broadcast(g, view, scale, grad_x));
-  else
-    cpu::broadcast(g, view, scale, grad_x);
+  ENGRAM_DISPATCH(reduce, "sum backward", g, broadcast, g, view, scale, grad_x);
   return grad_x;
 }
 
@@ -75,10 +69,7 @@ Tensor scaled_sum(const char* op, const Tensor& x, const ReduceView& view, doubl
 }
 
 void max_backend(const Tensor& x, const ReduceView& view, const Tensor& values, const Tensor& indices) {
-  if (x.device().is_cuda())
-    ENGRAM_CUDA_CALL("max", cuda::max(x, view, values, indices));
-  else
-    cpu::max(x, view, values, indices);
+  ENGRAM_DISPATCH(reduce, "max", x, max, x, view, values, indices);
 }
 
 // max and argmax: a non-empty dimension whose indices fit in i32.
@@ -127,10 +118,7 @@ Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
   Shape x_shape = x.shape();
   return autograd::record("max", values, {x}, [indices, view, x_shape](const Tensor& g) {
     Tensor grad_x = Tensor::empty(x_shape, g.dtype(), g.device());
-    if (g.device().is_cuda())
-      ENGRAM_CUDA_CALL("max backward", cuda::max_backward(g, indices, view, grad_x));
-    else
-      cpu::max_backward(g, indices, view, grad_x);
+    ENGRAM_DISPATCH(reduce, "max backward", g, max_backward, g, indices, view, grad_x);
     return std::vector<Tensor>{grad_x};
   });
 }
@@ -156,10 +144,7 @@ Tensor count_correct(const Tensor& logits, const Tensor& labels) {
   ENGRAM_CHECK(logits.size(1) > 0, ShapeError, "count_correct",
                "logits need at least one class, got shape " + shape_str(logits.shape()));
   Tensor count = Tensor::empty({}, DType::i32, logits.device());
-  if (logits.device().is_cuda())
-    ENGRAM_CUDA_CALL("count_correct", cuda::count_correct(logits, labels, count));
-  else
-    cpu::count_correct(logits, labels, count);
+  ENGRAM_DISPATCH(reduce, "count_correct", logits, count_correct, logits, labels, count);
   return count;
 }
 

@@ -59,10 +59,7 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
   }
   const std::vector<Tensor> no_buffers;
   const std::vector<Tensor>& buffers = use_momentum ? momentum_buffers : no_buffers;
-  if (params[0].device().is_cuda())
-    ENGRAM_CUDA_CALL("sgd_step", cuda::sgd_step(params, grads, buffers, config, first_step));
-  else
-    cpu::sgd_step(params, grads, buffers, config, first_step);
+  ENGRAM_DISPATCH(sgd, "sgd_step", params[0], sgd_step, params, grads, buffers, config, first_step);
 }
 
 }  // namespace engram

@@ -69,20 +69,14 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
   for (int64_t i = 0; i < d; ++i) outer *= first.size(i);
 
   Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());
-  if (out.device().is_cuda())
-    ENGRAM_CUDA_CALL("concat", cuda::concat(tensors, outer, out));
-  else
-    cpu::concat(tensors, outer, out);
+  ENGRAM_DISPATCH(shape, "concat", out, concat, tensors, outer, out);
 
   std::vector<Shape> shapes;
   for (const Tensor& t : tensors) shapes.push_back(t.shape());
   return autograd::record("concat", out, tensors, [shapes, outer](const Tensor& g) {
     std::vector<Tensor> grads;
     for (const Shape& s : shapes) grads.push_back(Tensor::empty(s, g.dtype(), g.device()));
-    if (g.device().is_cuda())
-      ENGRAM_CUDA_CALL("concat backward", cuda::split(g, outer, grads));
-    else
-      cpu::split(g, outer, grads);
+    ENGRAM_DISPATCH(shape, "concat backward", g, split, g, outer, grads);
     return grads;
   });
 }

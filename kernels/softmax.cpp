@@ -17,17 +17,11 @@ void check_logits(const char* op, const Tensor& x) {
 Tensor softmax_op(const char* op, const Tensor& x, bool log_output) {
   check_logits(op, x);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.device().is_cuda())
-    ENGRAM_CUDA_CALL(op, cuda::softmax_forward(x, y, log_output));
-  else
-    cpu::softmax_forward(x, y, log_output);
+  ENGRAM_DISPATCH(softmax, op, x, softmax_forward, x, y, log_output);
   Tensor y_saved = y.detach();  // y is the op's own output: see the ownership rule in core/autograd.h
   return autograd::record(op, y, {x}, [y_saved, log_output, op](const Tensor& grad_y) {
     Tensor grad_x = Tensor::empty(y_saved.shape(), y_saved.dtype(), y_saved.device());
-    if (y_saved.device().is_cuda())
-      ENGRAM_CUDA_CALL(op, cuda::softmax_backward(y_saved, grad_y, grad_x, log_output));
-    else
-      cpu::softmax_backward(y_saved, grad_y, grad_x, log_output);
+    ENGRAM_DISPATCH(softmax, op, y_saved, softmax_backward, y_saved, grad_y, grad_x, log_output);
     return std::vector<Tensor>{grad_x};
   });
 }

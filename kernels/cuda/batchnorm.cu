@@ -374,7 +374,6 @@ void batch_norm_forward_training(const Tensor& x, const Tensor& weight, const Te
                                  BnActivation act, const Tensor& running_mean, const Tensor& running_var,
                                  double momentum, double eps, const Tensor& y, const Tensor& save_mean,
                                  const Tensor& save_invstd) {
-  check_f32("batch_norm2d", x);
   const Geometry g = geometry("batch_norm2d", x, all_aligned16({&x, &y, &residual}));
   static_assert(sizeof(Welford) == 3 * sizeof(float), "partials are stored as float triples");
   Tensor partials = Tensor::empty({g.channels * g.splits * 3}, DType::f32, x.device());
@@ -396,7 +395,6 @@ void batch_norm_forward_training(const Tensor& x, const Tensor& weight, const Te
 void batch_norm_forward_inference(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
                                   BnActivation act, const Tensor& running_mean, const Tensor& running_var, double eps,
                                   const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd) {
-  check_f32("batch_norm2d", x);
   const Geometry g = geometry("batch_norm2d", x, all_aligned16({&x, &y, &residual}));
   // The statistics are written even when nobody asked for them: the apply kernel reads them.
   Tensor mean = save_mean.defined() ? save_mean : Tensor::empty({g.channels}, DType::f32, x.device());
@@ -411,7 +409,6 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& y,
                          const Tensor& save_mean, const Tensor& save_invstd, double /*eps*/, bool training,
                          const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias,
                          const Tensor& grad_residual) {
-  check_f32("batch_norm2d_backward", x);
   const bool masked = act != BnActivation::none;
   const Tensor no_y;
   const Geometry g =

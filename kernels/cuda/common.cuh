@@ -19,13 +19,6 @@ inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 ? 65535 : blocks));
 }
 
-// The CUDA backend computes in float32; double stays on the CPU reference.
-inline void check_f32(const char* op, const Tensor& t) {
-  ENGRAM_CHECK(t.dtype() == DType::f32, DTypeError, op,
-               std::string("the CUDA backend computes in f32, got ") + dtype_name(t.dtype()) +
-                   " (run f64 on the CPU)");
-}
-
 inline const float* cptr(const Tensor& t) { return static_cast<const float*>(t.raw_data()); }
 inline float* mptr(const Tensor& t) { return static_cast<float*>(t.raw_data()); }
 

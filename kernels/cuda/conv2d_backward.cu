@@ -192,7 +192,6 @@ namespace engram::cuda {
 
 void conv2d_backward_data(const Tensor& grad_y, const Tensor& weight, const Conv2dParams& params,
                           const Tensor& grad_x) {
-  check_f32("conv2d_backward_data", grad_y);
   Conv2dGeometry g = conv2d_geometry("conv2d_backward_data", grad_x.shape(), weight.shape(), params);
   conv::check_int32_indexing("conv2d_backward_data", g);
   if (conv::is_depthwise(g))
@@ -205,7 +204,6 @@ void conv2d_backward_data(const Tensor& grad_y, const Tensor& weight, const Conv
 
 void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const Conv2dParams& params,
                             const Tensor& grad_weight) {
-  check_f32("conv2d_backward_weight", grad_y);
   Conv2dGeometry g = conv2d_geometry("conv2d_backward_weight", x.shape(), grad_weight.shape(), params);
   conv::check_int32_indexing("conv2d_backward_weight", g);
   if (conv::is_depthwise(g))
@@ -215,7 +213,6 @@ void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const Conv2dP
 }
 
 void conv2d_backward_bias(const Tensor& grad_y, const Tensor& grad_bias) {
-  check_f32("conv2d_backward_bias", grad_y);
   ENGRAM_CHECK(grad_y.numel() < (int64_t(1) << 31), ValueError, "conv2d_backward_bias",
                "expected fewer than 2^31 elements, got " + std::to_string(grad_y.numel()));
   conv::bias_gradient(cptr(grad_y), static_cast<int>(grad_y.size(0)), static_cast<int>(grad_y.size(1)),

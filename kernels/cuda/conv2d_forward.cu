@@ -173,7 +173,6 @@ namespace engram::cuda {
 
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& params,
                     const Tensor& y) {
-  check_f32("conv2d", x);
   Conv2dGeometry g = conv2d_geometry("conv2d", x.shape(), weight.shape(), params);
   conv::check_int32_indexing("conv2d", g);
   const float* b = bias.defined() ? cptr(bias) : nullptr;

@@ -270,7 +270,6 @@ bool rows_vectorisable(int64_t cols, std::initializer_list<const void*> pointers
 
 void softmax_loss_forward(const SoftmaxLossSpec& spec, const Tensor& student, const Tensor& labels,
                           const Tensor& teacher, const Tensor& row_loss) {
-  check_f32("softmax_loss", student);
   const LossParams p = make_params(spec, student, labels, teacher);
   const int64_t rows = student.size(0);
   if (rows_vectorisable(p.cols, {student.raw_data(), p.teacher})) {
@@ -285,7 +284,6 @@ void softmax_loss_forward(const SoftmaxLossSpec& spec, const Tensor& student, co
 void softmax_loss_backward(const SoftmaxLossSpec& spec, const Tensor& student, const Tensor& labels,
                            const Tensor& teacher, const Tensor& grad_rows, double grad_scale,
                            const Tensor& grad_student, const Tensor& grad_teacher) {
-  check_f32("softmax_loss_backward", student);
   const LossParams p = make_params(spec, student, labels, teacher);
   const int64_t rows = student.size(0);
   const int grad_stride = grad_rows.numel() == 1 ? 0 : 1;
@@ -301,20 +299,17 @@ void softmax_loss_backward(const SoftmaxLossSpec& spec, const Tensor& student, c
 }
 
 void sum_scaled(const Tensor& values, double scale, const Tensor& out) {
-  check_f32("sum_scaled", values);
   launch("sum_scaled_kernel", sum_scaled_kernel, 1, kThreads, 0, cptr(values), values.numel(),
          static_cast<float>(scale), false, mptr(out));
 }
 
 void squared_difference(const Tensor& a, const Tensor& b, const Tensor& out) {
-  check_f32("squared_difference", a);
   const int64_t n = a.numel();
   launch("squared_difference_kernel", squared_difference_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b),
          mptr(out), n);
 }
 
 void sum_squared_difference(const Tensor& a, const Tensor& b, double scale, bool take_sqrt, const Tensor& out) {
-  check_f32("sum_squared_difference", a);
   const int64_t n = a.numel();
   const int64_t vector_count = aligned16(a.raw_data()) && aligned16(b.raw_data()) ? n / 4 : 0;
   // About 16 elements per thread, at most 1024 partial sums; the block count
@@ -335,7 +330,6 @@ void sum_squared_difference(const Tensor& a, const Tensor& b, double scale, bool
 
 void mse_backward(const Tensor& a, const Tensor& b, const Tensor& grad_out, double grad_scale, const Tensor& grad_a,
                   const Tensor& grad_b) {
-  check_f32("mse_backward", a);
   const int64_t n = a.numel();
   const int grad_stride = grad_out.numel() == 1 ? 0 : 1;
   launch("difference_backward_kernel", difference_backward_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b),
@@ -345,7 +339,6 @@ void mse_backward(const Tensor& a, const Tensor& b, const Tensor& grad_out, doub
 
 void l2_distance_backward(const Tensor& a, const Tensor& b, const Tensor& distance, const Tensor& grad_out,
                           const Tensor& grad_a, const Tensor& grad_b) {
-  check_f32("l2_distance_backward", a);
   const int64_t n = a.numel();
   launch("difference_backward_kernel", difference_backward_kernel, blocks_for(n), kThreads, 0, cptr(a), cptr(b),
          cptr(grad_out), 0, 1.0f, cptr(distance), mptr_or_null(grad_a), mptr_or_null(grad_b), n);

@@ -250,7 +250,6 @@ void with_index(const Tensor& a, const Tensor& b, Launch launch) {
 }  // namespace
 
 void max_pool2d_forward(const Tensor& x, const PoolWindow& window, const Tensor& y, const Tensor& argmax) {
-  check_f32("max_pool2d", x);
   with_index(x, y, [&](auto index) {
     using Index = decltype(index);
     launch("max_pool2d_forward_kernel", max_pool2d_forward_kernel<Index>, blocks_for(y.numel()), kThreads, 0, cptr(x),
@@ -259,7 +258,6 @@ void max_pool2d_forward(const Tensor& x, const PoolWindow& window, const Tensor&
 }
 
 void max_pool2d_backward(const Tensor& grad_y, const Tensor& argmax, const PoolWindow& window, const Tensor& grad_x) {
-  check_f32("max_pool2d_backward", grad_y);
   with_index(grad_x, grad_y, [&](auto index) {
     using Index = decltype(index);
     launch("max_pool2d_backward_kernel", max_pool2d_backward_kernel<Index>, blocks_for(grad_x.numel()), kThreads, 0,
@@ -268,7 +266,6 @@ void max_pool2d_backward(const Tensor& grad_y, const Tensor& argmax, const PoolW
 }
 
 void avg_pool2d_forward(const Tensor& x, const PoolWindow& window, bool count_include_pad, const Tensor& y) {
-  check_f32("avg_pool2d", x);
   with_index(x, y, [&](auto index) {
     using Index = decltype(index);
     launch("avg_pool2d_forward_kernel", avg_pool2d_forward_kernel<Index>, blocks_for(y.numel()), kThreads, 0, cptr(x),
@@ -277,7 +274,6 @@ void avg_pool2d_forward(const Tensor& x, const PoolWindow& window, bool count_in
 }
 
 void avg_pool2d_backward(const Tensor& grad_y, const PoolWindow& window, bool count_include_pad, const Tensor& grad_x) {
-  check_f32("avg_pool2d_backward", grad_y);
   with_index(grad_x, grad_y, [&](auto index) {
     using Index = decltype(index);
     launch("avg_pool2d_backward_kernel", avg_pool2d_backward_kernel<Index>, blocks_for(grad_x.numel()), kThreads, 0,
@@ -286,7 +282,6 @@ void avg_pool2d_backward(const Tensor& grad_y, const PoolWindow& window, bool co
 }
 
 void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
-  check_f32("adaptive_avg_pool2d", x);
   with_index(x, y, [&](auto index) {
     using Index = decltype(index);
     launch("adaptive_avg_pool2d_forward_kernel", adaptive_avg_pool2d_forward_kernel<Index>, blocks_for(y.numel()),
@@ -295,7 +290,6 @@ void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
 }
 
 void adaptive_avg_pool2d_backward(const Tensor& grad_y, const Tensor& grad_x) {
-  check_f32("adaptive_avg_pool2d_backward", grad_y);
   with_index(grad_x, grad_y, [&](auto index) {
     using Index = decltype(index);
     launch("adaptive_avg_pool2d_backward_kernel", adaptive_avg_pool2d_backward_kernel<Index>,
@@ -304,7 +298,6 @@ void adaptive_avg_pool2d_backward(const Tensor& grad_y, const Tensor& grad_x) {
 }
 
 void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
-  check_f32("global_avg_pool2d", x);
   const int64_t planes = x.size(0) * x.size(1), plane_size = x.size(2) * x.size(3);
   const unsigned blocks = blocks_for(planes * 32);  // a warp per plane, capped: the loop covers the rest
   if (plane_size % 4 == 0 && aligned16(x)) {
@@ -317,7 +310,6 @@ void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
 }
 
 void global_avg_pool2d_backward(const Tensor& grad_y, const Tensor& grad_x) {
-  check_f32("global_avg_pool2d_backward", grad_y);
   const int64_t plane_size = grad_x.size(2) * grad_x.size(3);
   const int vec = plane_size % 4 == 0 && aligned16(grad_x) ? 4 : 1;
   const int64_t plane_vecs = plane_size / vec, total_vecs = grad_x.numel() / vec;

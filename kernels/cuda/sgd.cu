@@ -81,7 +81,6 @@ void launch_sgd(const SgdTensorList& list, int blocks, const SgdScalars& scalars
 
 void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
               const std::vector<Tensor>& momentum_buffers, const SgdConfig& config, bool first_step) {
-  for (const Tensor& param : params) check_f32("sgd_step", param);  // before any tensor is touched
   bool use_momentum = !momentum_buffers.empty();
   SgdScalars scalars{static_cast<float>(config.lr),
                      static_cast<float>(config.momentum),

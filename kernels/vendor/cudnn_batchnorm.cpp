@@ -74,11 +74,6 @@ class Descriptors {
   cudnnTensorDescriptor_t data_ = nullptr, channel_ = nullptr;
 };
 
-void check_f32(const Tensor& x) {
-  ENGRAM_CHECK(x.dtype() == DType::f32, DTypeError, "batch_norm2d (cuDNN)",
-               std::string("the vendor backend computes in f32, got ") + dtype_name(x.dtype()));
-}
-
 // weight / bias, or the identity affine map when undefined (affine=false).
 Tensor or_constant(const Tensor& t, const Tensor& x, double value) {
   return t.defined() ? t : Tensor::full({x.size(1)}, value, DType::f32, x.device());
@@ -99,7 +94,6 @@ void batch_norm_forward_training(const Tensor& x, const Tensor& weight, const Te
                                  BnActivation act, const Tensor& running_mean, const Tensor& running_var,
                                  double momentum, double eps, const Tensor& y, const Tensor& save_mean,
                                  const Tensor& save_invstd) {
-  check_f32(x);
   Descriptors desc(x);
   Tensor scale = or_constant(weight, x, 1.0), shift = or_constant(bias, x, 0.0);
   // Null running statistics tell cuDNN not to track them (track_running_stats=False).
@@ -113,7 +107,6 @@ void batch_norm_forward_training(const Tensor& x, const Tensor& weight, const Te
 void batch_norm_forward_inference(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
                                   BnActivation act, const Tensor& running_mean, const Tensor& running_var, double eps,
                                   const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd) {
-  check_f32(x);
   if (save_mean.defined()) {
     // cuDNN has no call that also returns the statistics for a later backward.
     cuda::batch_norm_forward_inference(x, weight, bias, residual, act, running_mean, running_var, eps, y, save_mean,
@@ -132,7 +125,6 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& y,
                          const Tensor& save_mean, const Tensor& save_invstd, double eps, bool training,
                          const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias,
                          const Tensor& grad_residual) {
-  check_f32(x);
   if (!training) {
     // cuDNN's backward is the training-mode one; evaluation mode is affine.
     cuda::batch_norm_backward(x, weight, y, act, grad_y, save_mean, save_invstd, eps, training, grad_x, grad_weight,
