@@ -39,15 +39,28 @@ int cuda_device_count() {
 
 bool cuda_available() { return cuda_device_count() > 0; }
 
-Device resolve_device(const std::string& name, const std::string& program) {
-  if (name == "auto") return cuda_available() ? Device::cuda() : Device::cpu();
-  ENGRAM_CHECK(name == "cpu" || name == "cuda", ValueError, program,
-               "--device must be auto, cpu or cuda, got \"" + name + "\"");
-  if (name == "cpu") return Device::cpu();
+const char* device_request_name(DeviceRequest request) {
+  switch (request) {
+    case DeviceRequest::automatic: return "auto";
+    case DeviceRequest::cpu: return "cpu";
+    case DeviceRequest::cuda: return "cuda";
+  }
+  return "?";
+}
+
+DeviceRequest parse_device_request(const std::string& name) {
+  for (DeviceRequest r : {DeviceRequest::automatic, DeviceRequest::cpu, DeviceRequest::cuda})
+    if (name == device_request_name(r)) return r;
+  throw ConfigError("parse_device_request", "device", "must be auto, cpu or cuda, got \"" + name + "\"");
+}
+
+Device resolve_device(DeviceRequest request, const std::string& op) {
+  if (request == DeviceRequest::automatic) return cuda_available() ? Device::cuda() : Device::cpu();
+  if (request == DeviceRequest::cpu) return Device::cpu();
 #if ENGRAM_HAS_CUDA
-  ENGRAM_CHECK(cuda_available(), DeviceError, program, "--device cuda: no CUDA GPU is visible");
+  ENGRAM_CHECK(cuda_available(), DeviceError, op, "device cuda: no CUDA GPU is visible");
 #else
-  throw DeviceError(program + ": --device cuda: engram was built without CUDA (use --device cpu or auto)");
+  throw DeviceError(op + ": device cuda: engram was built without CUDA (use the CPU or auto)");
 #endif
   return Device::cuda();
 }

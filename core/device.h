@@ -25,10 +25,13 @@ struct Device {
 bool cuda_available();
 // Number of visible GPUs (0 in a CPU-only build).
 int cuda_device_count();
-// A program's --device flag: "auto" (CUDA when a GPU is visible, else the
-// CPU), "cpu" or "cuda". ValueError for another name, DeviceError for cuda
-// without a GPU; messages start with "<program>: --device".
-Device resolve_device(const std::string& name, const std::string& program);
+// Which device a run asks for: automatic is CUDA when a GPU is visible, else the CPU.
+enum class DeviceRequest { automatic, cpu, cuda };
+const char* device_request_name(DeviceRequest request);  // "auto", "cpu", "cuda"
+// ConfigError on the field "device" for another name.
+DeviceRequest parse_device_request(const std::string& name);
+// The device to run on; DeviceError (naming `op`) for cuda without a GPU.
+Device resolve_device(DeviceRequest request, const std::string& op);
 
 [[noreturn]] void throw_no_cuda(const char* op);
 

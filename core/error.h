@@ -20,6 +20,19 @@ class OutOfMemoryError : public Error { using Error::Error; };
 class NumericalError : public Error { using Error::Error; }; // NaN or Inf where a number was expected
 class AutogradError : public Error { using Error::Error; };  // misuse of backward()
 
+// A bad value in a configuration struct. It names the field as the library
+// spells it ("weight_decay"); a program maps field() to its own flag ("--wd").
+class ConfigError : public ValueError {
+ public:
+  ConfigError(const std::string& op, const std::string& field, const std::string& problem)
+      : ValueError(op + ": " + field + " " + problem), field_(field), problem_(problem) {}
+  const std::string& field() const { return field_; }
+  const std::string& problem() const { return problem_; }
+
+ private:
+  std::string field_, problem_;
+};
+
 }  // namespace engram
 
 // ENGRAM_CHECK(cond, ErrorType, op, message): the message expression is only
@@ -27,4 +40,10 @@ class AutogradError : public Error { using Error::Error; };  // misuse of backwa
 #define ENGRAM_CHECK(cond, ErrorType, op, message)                     \
   do {                                                                 \
     if (!(cond)) throw ErrorType(std::string(op) + ": " + (message)); \
+  } while (0)
+
+// ENGRAM_CONFIG_CHECK(cond, op, field, problem): a ConfigError naming the field.
+#define ENGRAM_CONFIG_CHECK(cond, op, field, problem)      \
+  do {                                                     \
+    if (!(cond)) throw ::engram::ConfigError(op, field, problem); \
   } while (0)

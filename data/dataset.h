@@ -26,6 +26,7 @@ namespace engram::data {
 
 struct DatasetSpec {
   std::string name;
+  std::string default_dir;  // read when no folder is given: Debian's Fashion-MNIST, else ./datasets/<archive's folder>
   int64_t num_classes = 0;
   int64_t channels = 0, height = 0, width = 0;
   AugmentSpec train_augment;  // the default training augmentation, normalisation included
@@ -37,18 +38,13 @@ std::vector<std::string> dataset_names();
 // The spec of a dataset; ValueError listing the known names for another name.
 DatasetSpec dataset_spec(const std::string& name);
 
-// Loads the train or test split of `name` from `dir` (empty: the default
-// folder, which exists only for Fashion-MNIST, see default_fashion_mnist_dir).
+// Loads the train or test split of `name` from `dir` (empty: the spec's default_dir).
 // Tiny-ImageNet's test split is its labelled val split.
 ImageDataset load_dataset(const std::string& name, const std::string& dir, bool train);
-// The folder a dataset is read from when a program's --data is not given:
-// Debian's Fashion-MNIST, else the folder the official archive unpacks to,
-// under ./datasets. ValueError for an unknown name.
+// dataset_spec(name).default_dir.
 std::string default_data_dir(const std::string& name);
-// The first n samples of a split (n = 0: all of them), sharing storage. n
-// beyond the split is a ValueError "<program>: <flag> n exceeds the N
-// <split_name> images of <dataset>".
-ImageDataset first_samples(const ImageDataset& split, int64_t n, const std::string& program, const std::string& flag,
-                           const std::string& split_name);
+// The first n samples of a split (n = 0: all of them), sharing storage; n
+// outside [0, size] is a ValueError.
+ImageDataset first_samples(const ImageDataset& split, int64_t n);
 
 }  // namespace engram::data

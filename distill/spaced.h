@@ -17,13 +17,11 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "train/batch_ref.h"
+
 namespace engram::distill {
 
-struct BatchRef {
-  uint64_t epoch = 0;
-  int64_t step = 0;
-  bool operator==(const BatchRef& other) const { return epoch == other.epoch && step == other.step; }
-};
+using train::BatchRef;
 
 // round(s * steps_per_epoch), rounding halves up; 0 means online KD. A
 // positive s shorter than one step is one step.

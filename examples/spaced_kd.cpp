@@ -4,7 +4,7 @@
 //   spaced_kd --modes spaced --s 0.5,1,1.5,2 --seeds 3     a sweep of the space interval
 //
 // Every run trains a teacher and/or a student from scratch (see
-// distill/kd_run.h); the program prints and writes a table of the student's
+// distill/kd_run.h; every row is train::run with the mode's strategy); the program prints and writes a table of the student's
 // best and last test accuracy (mean +- std over seeds) per mode and s, and an
 // SVG of the mean test-accuracy curves. Output (default runs/spaced_kd/):
 //   <mode>[-s<s>]/seed<k>/last.safetensors, result.json    one run
@@ -24,10 +24,12 @@
 
 #include "core/error.h"
 #include "distill/kd_run.h"
-#include "examples/metrics.h"
+#include "examples/train_flags.h"
+#include "train/metrics.h"
 
 using namespace engram;
 using namespace engram::distill;
+using engram::train::EpochMetrics;
 
 namespace {
 
@@ -54,7 +56,7 @@ struct Row {
 };
 
 struct RunRecord {
-  std::vector<KdEpochMetrics> history;
+  std::vector<EpochMetrics> history;
   double seconds = 0;
   int64_t host_reads_per_epoch = 0;
 };
@@ -87,10 +89,15 @@ nlohmann::json json_of(const MeanStd& v) {
   return {{"mean", v.mean}, {"std", v.std}};
 }
 
-double best_of(const std::vector<KdEpochMetrics>& h, double KdEpochMetrics::*field) {
+using Figure = double (*)(const EpochMetrics&);
+double student_accuracy(const EpochMetrics& m) { return m.student.test_accuracy; }
+double student_accuracy_recal(const EpochMetrics& m) { return m.student.test_accuracy_bn_recal; }
+double teacher_accuracy(const EpochMetrics& m) { return m.teacher.test_accuracy; }
+
+double best_of(const std::vector<EpochMetrics>& h, Figure figure) {
   double best = NAN;
-  for (const KdEpochMetrics& m : h)
-    if (!std::isnan(m.*field) && (std::isnan(best) || m.*field > best)) best = m.*field;
+  for (const EpochMetrics& m : h)
+    if (!std::isnan(figure(m)) && (std::isnan(best) || figure(m) > best)) best = figure(m);
   return best;
 }
 
@@ -107,12 +114,12 @@ TableRow summarise(const Row& row, const std::vector<RunRecord>& runs) {
   TableRow t{row, {}, {}, {}, {}, {}, {}, 0, static_cast<int64_t>(runs.size()), 0, {}};
   std::vector<double> sb, sl, tb, tl, sbr, slr;
   for (const RunRecord& r : runs) {
-    sb.push_back(best_of(r.history, &KdEpochMetrics::student_test_accuracy));
-    sl.push_back(r.history.back().student_test_accuracy);
-    sbr.push_back(best_of(r.history, &KdEpochMetrics::student_recalibrated_accuracy));
-    slr.push_back(r.history.back().student_recalibrated_accuracy);
-    tb.push_back(best_of(r.history, &KdEpochMetrics::teacher_test_accuracy));
-    tl.push_back(r.history.back().teacher_test_accuracy);
+    sb.push_back(best_of(r.history, student_accuracy));
+    sl.push_back(student_accuracy(r.history.back()));
+    sbr.push_back(best_of(r.history, student_accuracy_recal));
+    slr.push_back(student_accuracy_recal(r.history.back()));
+    tb.push_back(best_of(r.history, teacher_accuracy));
+    tl.push_back(teacher_accuracy(r.history.back()));
     t.seconds_per_run += r.seconds / static_cast<double>(runs.size());
     t.host_reads_per_epoch = r.host_reads_per_epoch;
   }
@@ -124,45 +131,50 @@ TableRow summarise(const Row& row, const std::vector<RunRecord>& runs) {
   t.student_last_recal = mean_std(slr);
   for (size_t e = 0; e < runs.front().history.size(); ++e) {
     double sum = 0;
-    for (const RunRecord& r : runs) sum += r.history[e].student_test_accuracy;
+    for (const RunRecord& r : runs) sum += r.history[e].student.test_accuracy;
     t.mean_curve.push_back(sum / static_cast<double>(runs.size()));
   }
   return t;
 }
 
-std::string read_text(const std::string& path) {
+nlohmann::json parse_json(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
-  return text.str();
+  try {
+    return nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::exception& e) {
+    throw IOError("spaced_kd: " + path + " is not valid JSON (" + e.what() + "); delete it to rerun that run");
+  }
 }
 
 nlohmann::json record_json(const RunRecord& r) {
   nlohmann::json history = nlohmann::json::array();
-  for (const KdEpochMetrics& m : r.history) history.push_back(to_json(m));
+  for (const EpochMetrics& m : r.history) history.push_back(train::to_json(m));
   return {{"seconds", r.seconds}, {"host_reads_per_epoch", r.host_reads_per_epoch}, {"history", history}};
 }
 
-RunRecord record_from_json(const nlohmann::json& j) {
+RunRecord record_from_json(const nlohmann::json& j, const std::string& path) {
   RunRecord r;
-  r.seconds = j.at("seconds").get<double>();
-  r.host_reads_per_epoch = j.at("host_reads_per_epoch").get<int64_t>();
-  for (const nlohmann::json& e : j.at("history")) r.history.push_back(kd_epoch_metrics_from_json(e));
+  r.seconds = train::json_value<double>(j, "seconds", path);
+  r.host_reads_per_epoch = train::json_value<int64_t>(j, "host_reads_per_epoch", path);
+  for (const nlohmann::json& e : train::json_value<nlohmann::json>(j, "history", path))
+    r.history.push_back(train::epoch_metrics_from_json(e));
   return r;
 }
 
 RunRecord run_one(KdRunConfig config, const std::string& dir, bool resume) {
-  config.out_dir = dir;
+  config.train.out_dir = dir;
   std::string result_path = dir + "/result.json";
   if (resume && std::filesystem::exists(result_path)) {
     std::printf("spaced_kd: %s is finished, read back from result.json\n", dir.c_str());
-    return record_from_json(nlohmann::json::parse(read_text(result_path)));
+    return record_from_json(parse_json(result_path), result_path);
   }
-  if (resume && std::filesystem::exists(dir + "/last.safetensors")) config.resume = dir + "/last.safetensors";
+  if (resume && std::filesystem::exists(dir + "/last.safetensors")) config.train.resume = dir + "/last.safetensors";
   std::filesystem::create_directories(dir);
-  KdRunResult result = run_kd(config);
+  train::RunResult result = run_kd(config);
   RunRecord record{result.history, 0, result.host_reads_per_epoch};
-  for (const KdEpochMetrics& m : result.history) record.seconds += m.seconds;
+  for (const EpochMetrics& m : result.history) record.seconds += m.seconds;
   train::write_file_atomic(result_path, record_json(record).dump(2) + "\n");
   return record;
 }
@@ -180,12 +192,12 @@ std::string table_markdown(const std::vector<TableRow>& rows, const KdRunConfig&
        << fmt(t.student_last_recal) << " | " << fmt(t.teacher_best) << " | " << fmt(t.teacher_last) << " | " << t.seeds
        << " | " << seconds << " |\n";
   }
-  md << "\nStudent " << base.student_model << ", teacher " << base.teacher_model << ", " << base.dataset << ", "
-     << base.epochs << " epochs, batch " << base.batch << ", device " << device << ".";
-  if (base.bn_recalibrate > 0)
+  md << "\nStudent " << base.student_model << ", teacher " << base.teacher_model << ", " << base.train.dataset << ", "
+     << base.train.epochs << " epochs, batch " << base.train.batch << ", device " << device << ".";
+  if (base.train.bn_recalibrate > 0)
     md << " BN recal: the same weights evaluated after recomputing every BatchNorm layer's running statistics "
           "on "
-       << base.bn_recalibrate << " training batches (docs/results.md).";
+       << base.train.bn_recalibrate << " training batches (docs/results.md).";
   md << "\n";
   return md.str();
 }
@@ -197,10 +209,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> modes = {"baseline", "online", "spaced"};
   std::vector<double> s_values = {1.5};
   int64_t seeds = 0;
-  std::string budget = "auto", out_dir = "runs/spaced_kd", kl_form = "standard";
+  std::string budget = "auto", out_dir = "runs/spaced_kd", kl_form = "standard", teacher_bn = "train";
   bool resume = false;
 
   CLI::App app{"engram spaced_kd: baseline vs online KD vs Spaced KD, mean and std over seeds", "spaced_kd"};
+  programs::TrainFlags flags(app, config.train);
+  app.remove_option(app.get_option("--seed"));  // the runs' seeds are 0 .. --seeds - 1
   app.add_option("--modes", modes, "rows: baseline, offline, online, spaced, self, spaced-self")
       ->delimiter(',')
       ->capture_default_str();
@@ -211,20 +225,9 @@ int main(int argc, char** argv) {
   app.add_option("--seeds", seeds, "number of seeds (0, 1, ...); default: the budget's");
   app.add_option("--budget", budget, "auto (gpu when a GPU is used), cpu or gpu: models, epochs and subset defaults")
       ->capture_default_str();
-  app.add_option("--dataset", config.dataset, "fashion-mnist, mnist, cifar10, cifar100 or tiny-imagenet")
-      ->capture_default_str();
-  app.add_option("--data", config.data_dir, "dataset folder (default: the dataset's usual folder)");
   auto* teacher = app.add_option("--teacher", config.teacher_model, "teacher model (zoo name)");
   auto* student = app.add_option("--student", config.student_model, "student model (zoo name; self modes: a ResNet)");
   app.add_option("--teacher-checkpoint", config.teacher_checkpoint, "offline: the frozen teacher's weights");
-  auto* epochs = app.add_option("--epochs", config.epochs, "training epochs");
-  auto* subset = app.add_option("--subset", config.subset, "train on the first N images (0: all)");
-  auto* test_subset = app.add_option("--test-subset", config.test_subset, "test on the first N images (0: all)");
-  app.add_option("--batch", config.batch, "batch size")->capture_default_str();
-  app.add_option("--lr", config.lr, "SGD learning rate")->capture_default_str();
-  app.add_option("--momentum", config.momentum, "SGD momentum")->capture_default_str();
-  app.add_option("--wd", config.weight_decay, "weight decay")->capture_default_str();
-  app.add_option("--schedule", config.schedule, "cosine or constant")->capture_default_str();
   app.add_option("--alpha", config.loss.alpha, "weight of the KD term")->capture_default_str();
   app.add_option("--temperature", config.loss.temperature, "KD temperature T")->capture_default_str();
   app.add_option("--beta", config.loss.beta, "weight of the feature distance")->capture_default_str();
@@ -232,35 +235,31 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--kl", kl_form, "standard, or reference (the reference code's KD term, docs/distillation.md)")
       ->capture_default_str();
-  app.add_option("--teacher-bn", config.teacher_bn, "spaced: teacher BN mode while predicting for a replay")
+  app.add_option("--teacher-bn", teacher_bn, "spaced: teacher BN mode while predicting for a replay")
       ->capture_default_str();
-  auto* recalibrate = app.add_option("--bn-recalibrate", config.bn_recalibrate,
-                                     "also report accuracy after recomputing BN statistics on N training batches "
-                                     "(0: off; default: the budget's)");
   app.add_flag("--mutual", config.mutual, "online: the teacher also distills from the student");
-  app.add_flag(
-      "--no-augment", [&](int64_t) { config.augment = false; }, "no random crops or flips");
-  app.add_option("--device", config.device, "auto, cpu or cuda")->capture_default_str();
   app.add_option("--out", out_dir, "output folder")->capture_default_str();
   app.add_flag("--resume", resume, "reuse finished runs and continue interrupted ones in --out");
   CLI11_PARSE(app, argc, argv);
 
   try {
-    ENGRAM_CHECK(kl_form == "standard" || kl_form == "reference", ValueError, "spaced_kd",
-                 "--kl must be standard or reference, got \"" + kl_form + "\"");
+    flags.apply();
+    ENGRAM_CONFIG_CHECK(kl_form == "standard" || kl_form == "reference", "spaced_kd", "kl_form",
+                        "must be standard or reference, got \"" + kl_form + "\"");
     config.loss.kl_form = kl_form == "reference" ? KLForm::reference_compat : KLForm::standard;
-    Device device = resolve_device(config.device, "spaced_kd");
-    ENGRAM_CHECK(budget == "auto" || budget == "cpu" || budget == "gpu", ValueError, "spaced_kd",
-                 "--budget must be auto, cpu or gpu, got \"" + budget + "\"");
+    config.teacher_bn = parse_teacher_bn(teacher_bn);
+    Device device = resolve_device(config.train.device, "spaced_kd");
+    ENGRAM_CONFIG_CHECK(budget == "auto" || budget == "cpu" || budget == "gpu", "spaced_kd", "budget",
+                        "must be auto, cpu or gpu, got \"" + budget + "\"");
     const Budget& b = (budget == "gpu" || (budget == "auto" && device.is_cuda())) ? kGpuBudget : kCpuBudget;
     if (!teacher->count()) config.teacher_model = b.teacher;
     if (!student->count()) config.student_model = b.student;
-    if (!epochs->count()) config.epochs = b.epochs;
-    if (!subset->count()) config.subset = b.subset;
-    if (!test_subset->count()) config.test_subset = b.test_subset;
-    if (!recalibrate->count()) config.bn_recalibrate = b.bn_recalibrate;
+    if (!flags.given("--epochs")) config.train.epochs = b.epochs;
+    if (!flags.given("--subset")) config.train.subset = b.subset;
+    if (!flags.given("--test-subset")) config.train.test_subset = b.test_subset;
+    if (!flags.given("--bn-recalibrate")) config.train.bn_recalibrate = b.bn_recalibrate;
     if (seeds == 0) seeds = b.seeds;
-    config.device = device.is_cuda() ? "cuda" : "cpu";
+    config.train.device = device.is_cuda() ? DeviceRequest::cuda : DeviceRequest::cpu;
 
     std::vector<Row> rows;
     for (const std::string& name : modes) {
@@ -279,13 +278,14 @@ int main(int argc, char** argv) {
       KdRunConfig c = config;
       c.mode = row.mode;
       c.s = row.s;
+      train::validate(c.train);
       validate(c);
     }
 
     std::printf("spaced_kd: %zu rows x %lld seeds on %s (%s budget): teacher %s, student %s, %lld epochs%s\n",
                 rows.size(), static_cast<long long>(seeds), device.str().c_str(), &b == &kGpuBudget ? "gpu" : "cpu",
-                config.teacher_model.c_str(), config.student_model.c_str(), static_cast<long long>(config.epochs),
-                config.subset > 0 ? (", first " + std::to_string(config.subset) + " training images").c_str() : "");
+                config.teacher_model.c_str(), config.student_model.c_str(), static_cast<long long>(config.train.epochs),
+                config.train.subset > 0 ? (", first " + std::to_string(config.train.subset) + " training images").c_str() : "");
     std::vector<TableRow> table;
     std::vector<train::Curve> curves;
     for (const Row& row : rows) {
@@ -294,7 +294,7 @@ int main(int argc, char** argv) {
         KdRunConfig c = config;
         c.mode = row.mode;
         c.s = row.s;
-        c.seed = static_cast<uint64_t>(seed);
+        c.train.seed = static_cast<uint64_t>(seed);
         runs.push_back(run_one(c, out_dir + "/" + row.name() + "/seed" + std::to_string(seed), resume));
       }
       table.push_back(summarise(row, runs));
@@ -332,13 +332,13 @@ int main(int argc, char** argv) {
                            {"host_reads_per_epoch", t.host_reads_per_epoch},
                            {"student_test_acc_mean_curve", t.mean_curve}});
     }
-    nlohmann::ordered_json json = {{"dataset", config.dataset},
+    nlohmann::ordered_json json = {{"dataset", config.train.dataset},
                                    {"teacher", config.teacher_model},
                                    {"student", config.student_model},
-                                   {"epochs", config.epochs},
-                                   {"subset", config.subset},
-                                   {"test_subset", config.test_subset},
-                                   {"bn_recalibrate_batches", config.bn_recalibrate},
+                                   {"epochs", config.train.epochs},
+                                   {"subset", config.train.subset},
+                                   {"test_subset", config.train.test_subset},
+                                   {"bn_recalibrate_batches", config.train.bn_recalibrate},
                                    {"device", device.str()},
                                    {"rows", json_rows}};
     train::write_file_atomic(out_dir + "/table.csv", csv.str());
@@ -346,11 +346,12 @@ int main(int argc, char** argv) {
     train::write_file_atomic(out_dir + "/table.md", md);
     train::write_file_atomic(out_dir + "/curves.svg",
                              train::curves_svg("student test accuracy, mean over " + std::to_string(seeds) +
-                                                   " seeds (" + config.student_model + " on " + config.dataset + ")",
+                                                   " seeds (" + config.student_model + " on " + config.train.dataset + ")",
                                                "test accuracy (%)", curves, 100.0, 100.0));
     std::printf("spaced_kd: wrote %s/table.{csv,json,md} and curves.svg\n", out_dir.c_str());
   } catch (const Error& e) {
-    std::fprintf(stderr, "%s\n", e.what());
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", programs::program_message("spaced_kd", e).c_str());
     return 1;
   }
   return 0;

@@ -2,4 +2,4 @@
 // cosine, 200 epochs, batch 128) on CIFAR-10; --dataset cifar100 for CIFAR-100.
 #include "examples/train_cli.h"
 
-int main(int argc, char** argv) { return engram::train::train_main(argc, argv, engram::train::cifar_preset()); }
+int main(int argc, char** argv) { return engram::programs::train_main(argc, argv, engram::programs::cifar_preset()); }

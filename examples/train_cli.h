@@ -4,14 +4,15 @@
 // preset); every flag can still override them. docs/cli.md lists the flags.
 #include <string>
 
-#include "examples/trainer.h"
+#include "train/config.h"
 
-namespace engram::train {
+namespace engram::programs {
 
 struct Preset {
   std::string program;      // the executable's name, used in messages
   std::string description;  // the first line of --help
-  TrainConfig defaults;
+  std::string model;        // a model-zoo name
+  train::TrainConfig defaults;
 };
 
 // train: ResNet-20 on Fashion-MNIST, SGD 0.1 (momentum 0.9, wd 5e-4), cosine, 30 epochs, batch 128.
@@ -21,8 +22,9 @@ Preset cifar_preset();
 // train_tiny_imagenet: the same recipe on Tiny-ImageNet-200 (64x64 inputs, 200 classes).
 Preset tiny_imagenet_preset();
 
-// Parses the flags over the preset's defaults and trains. Returns the exit
-// code: 0 on success, 1 for a bad flag or any engram::Error (message on stderr).
+// Parses the flags over the preset's defaults and trains (train::run with
+// train::BaselineStrategy). Returns the exit code: 0 on success, 1 for a
+// bad flag or any engram::Error (message on stderr).
 int train_main(int argc, char** argv, const Preset& preset);
 
-}  // namespace engram::train
+}  // namespace engram::programs

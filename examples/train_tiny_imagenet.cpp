@@ -2,4 +2,4 @@
 // 200 classes, random crop with 8-pixel padding and flips).
 #include "examples/train_cli.h"
 
-int main(int argc, char** argv) { return engram::train::train_main(argc, argv, engram::train::tiny_imagenet_preset()); }
+int main(int argc, char** argv) { return engram::programs::train_main(argc, argv, engram::programs::tiny_imagenet_preset()); }

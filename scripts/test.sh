@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The include rules (docs/architecture.md) before anything is built.
+bash scripts/check-layering.sh
+
 if [ "${1:-}" = "--sanitize" ]; then
   bash scripts/setup.sh --no-build
   # -g1: line tables for the sanitizers' reports, a quarter less compile time than -g.

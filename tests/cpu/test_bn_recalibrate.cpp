@@ -1,4 +1,4 @@
-// nn/bn_recalibrate.h: running statistics recomputed as exact averages over K
+// train/bn_recalibrate.h: running statistics recomputed as exact averages over K
 // training batches, checked against statistics the test computes itself.
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -9,8 +9,8 @@
 #include "core/random.h"
 #include "kernels/conv2d.h"
 #include "kernels/pool.h"
-#include "nn/bn_recalibrate.h"
-#include "nn/evaluate.h"
+#include "train/bn_recalibrate.h"
+#include "train/evaluate.h"
 #include "nn/models.h"
 #include "tests/cases/batch.h"
 
@@ -97,7 +97,7 @@ struct Fixture {
     model.bn0->num_batches_tracked = 100;
   }
   void recalibrate(int64_t batches, uint64_t epoch = 2) {
-    nn::bn_recalibrate(
+    train::bn_recalibrate(
         model, loader, batches, [&](const Tensor& x) { model.forward(x); }, epoch);
   }
 };
@@ -144,7 +144,7 @@ TEST_CASE("running statistics become the exact averages over K batches", "[bn_re
   CHECK(f.model.bn0->momentum == 0.1);
   CHECK(!f.model.is_training());
   CHECK(f.model.bn0->num_batches_tracked == 100 + K);
-  CHECK(nn::batch_norm_layers(f.model).size() == 2);
+  CHECK(train::batch_norm_layers(f.model).size() == 2);
 }
 
 TEST_CASE("recalibration and evaluation are repeatable; the saved state restores exactly", "[bn_recalibrate]") {
@@ -154,11 +154,11 @@ TEST_CASE("recalibration and evaluation are repeatable; the saved state restores
   auto logits = [&](const Tensor& x) { return f.model.forward(x).logits; };
 
   std::vector<float> stale_mean = f.model.bn1->running_mean.to_vector<float>();
-  nn::BatchNormState saved(f.model);
+  train::BatchNormState saved(f.model);
   f.recalibrate(3);
   std::vector<float> first_mean = f.model.bn1->running_mean.to_vector<float>();
-  nn::Evaluation a = nn::evaluate(f.model, test_loader, logits);
-  nn::Evaluation b = nn::evaluate(f.model, test_loader, logits);
+  train::Evaluation a = train::evaluate(f.model, test_loader, logits);
+  train::Evaluation b = train::evaluate(f.model, test_loader, logits);
   CHECK(a.accuracy == b.accuracy);
   CHECK(a.loss == b.loss);
   CHECK(first_mean != stale_mean);
@@ -177,8 +177,8 @@ TEST_CASE("recalibration works on a zoo model and leaves its outputs finite", "[
   auto model = nn::make_model("resnet8", 2, 4);
   data::DeviceDataset dataset(testing::synthetic_images(32, 2, 8, 8, 4), Device::cpu());
   data::Loader loader = data::Loader::training(dataset, 8, 1, testing::augment_spec(2, 1, false, 0));
-  nn::bn_recalibrate(*model, loader, 4, [&](const Tensor& x) { model->forward(x); });
-  CHECK(nn::batch_norm_layers(*model).size() == 9);  // stem, 2 per block x 3 blocks, 2 projection shortcuts
-  for (nn::BatchNorm2d* bn : nn::batch_norm_layers(*model))
+  train::bn_recalibrate(*model, loader, 4, [&](const Tensor& x) { model->forward(x); });
+  CHECK(train::batch_norm_layers(*model).size() == 9);  // stem, 2 per block x 3 blocks, 2 projection shortcuts
+  for (nn::BatchNorm2d* bn : train::batch_norm_layers(*model))
     for (float v : bn->running_var.to_vector<float>()) CHECK((std::isfinite(v) && v >= 0));
 }

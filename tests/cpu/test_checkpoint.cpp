@@ -7,7 +7,7 @@
 #include "core/autograd.h"
 #include "core/random.h"
 #include "kernels/loss.h"
-#include "nn/checkpoint.h"
+#include "train/checkpoint.h"
 #include "nn/models.h"
 #include "nn/safetensors.h"
 
@@ -71,13 +71,13 @@ TEST_CASE("a ResNet-20 + SGD checkpoint round-trips bitwise and resumes exactly"
   train_step(*model, sgd, 11);
   const nlohmann::json state = {{"epoch", 3}, {"step", 17}, {"rng", {{"seed", 42}, {"offset", 1234}}}};
   const fs::path path = dir.path / "resnet20.ckpt";
-  nn::save_checkpoint(path, {{{"", model.get()}}, {{"optimizer", &sgd}}}, state);
+  train::save_checkpoint(path, {{{"", model.get()}}, {{"optimizer", &sgd}}}, state);
 
   manual_seed(2);  // different initial weights
   auto restored = nn::make_model("resnet20", 1, 10);
   optim::SGD restored_sgd(restored->parameters(), sgd_config());
   CHECK_FALSE(same_bytes(restored->state_dict()[0].second, model->state_dict()[0].second));
-  nlohmann::json loaded = nn::load_checkpoint(path, {{{"", restored.get()}}, {{"optimizer", &restored_sgd}}});
+  nlohmann::json loaded = train::load_checkpoint(path, {{{"", restored.get()}}, {{"optimizer", &restored_sgd}}});
 
   CHECK(loaded == state);
   check_identical(restored->state_dict(), model->state_dict());
@@ -101,7 +101,7 @@ TEST_CASE("checkpoint file: PyTorch names, prefixed optimizer state, format and 
   optim::SGD sgd(model->parameters(), sgd_config());
   train_step(*model, sgd, 1);
   const fs::path path = dir.path / "names.ckpt";
-  nn::save_checkpoint(path, {{{"", model.get()}}, {{"optimizer", &sgd}}}, {{"note", "hi"}});
+  train::save_checkpoint(path, {{{"", model.get()}}, {{"optimizer", &sgd}}}, {{"note", "hi"}});
 
   nn::SafetensorsFile file = nn::load_safetensors(path);
   CHECK(file.metadata.at("format") == "engram-checkpoint-v1");
@@ -132,9 +132,9 @@ TEST_CASE("checkpoints with several modules and optimizers (SGD and AdamW)", "[c
   train_step(*student, student_adamw, 7);
   const fs::path path = dir.path / "kd.ckpt";
   // The student under the bare prefix: its names must not swallow "teacher." entries.
-  nn::CheckpointParts parts{{{"", student.get()}, {"teacher", teacher.get()}},
+  train::CheckpointParts parts{{{"", student.get()}, {"teacher", teacher.get()}},
                             {{"optimizer", &teacher_sgd}, {"student_optimizer", &student_adamw}}};
-  nn::save_checkpoint(path, parts, {{"replay", {1, 2, 3}}});
+  train::save_checkpoint(path, parts, {{"replay", {1, 2, 3}}});
 
   manual_seed(5);
   auto teacher2 = nn::make_model("resnet20", 1, 10);
@@ -142,7 +142,7 @@ TEST_CASE("checkpoints with several modules and optimizers (SGD and AdamW)", "[c
   optim::SGD teacher_sgd2(teacher2->parameters(), sgd_config());
   optim::AdamW student_adamw2(student2->parameters(), adamw_config);
   nlohmann::json state =
-      nn::load_checkpoint(path, {{{"", student2.get()}, {"teacher", teacher2.get()}},
+      train::load_checkpoint(path, {{{"", student2.get()}, {"teacher", teacher2.get()}},
                                  {{"optimizer", &teacher_sgd2}, {"student_optimizer", &student_adamw2}}});
   CHECK(state["replay"] == nlohmann::json({1, 2, 3}));
   check_identical(teacher2->state_dict(), teacher->state_dict());
@@ -160,8 +160,8 @@ TEST_CASE("load_checkpoint reports missing, unexpected and mismatched entries", 
   train_step(*model, sgd, 1);
   const fs::path with_optimizer = dir.path / "with_optimizer.ckpt";
   const fs::path model_only = dir.path / "model_only.ckpt";
-  nn::save_checkpoint(with_optimizer, {{{"", model.get()}}, {{"optimizer", &sgd}}}, {});
-  nn::save_checkpoint(model_only, {{{"", model.get()}}, {}}, {});
+  train::save_checkpoint(with_optimizer, {{{"", model.get()}}, {{"optimizer", &sgd}}}, {});
+  train::save_checkpoint(model_only, {{{"", model.get()}}, {}}, {});
 
   auto other = nn::make_model("resnet20", 1, 10);
   std::vector<Tensor> snapshot;
@@ -173,14 +173,14 @@ TEST_CASE("load_checkpoint reports missing, unexpected and mismatched entries", 
 
   SECTION("the optimizer's entries are missing") {
     optim::SGD fresh(other->parameters(), sgd_config());
-    CHECK_THROWS_AS(nn::load_checkpoint(model_only, {{{"", other.get()}}, {{"optimizer", &fresh}}}), ValueError);
-    CHECK_THROWS_WITH(nn::load_checkpoint(model_only, {{{"", other.get()}}, {{"optimizer", &fresh}}}),
+    CHECK_THROWS_AS(train::load_checkpoint(model_only, {{{"", other.get()}}, {{"optimizer", &fresh}}}), ValueError);
+    CHECK_THROWS_WITH(train::load_checkpoint(model_only, {{{"", other.get()}}, {{"optimizer", &fresh}}}),
                       Catch::StartsWith("load_checkpoint: " + model_only.string()) &&
                           Catch::Contains("missing entries: optimizer.step"));
     check_unchanged(*other);
   }
   SECTION("the optimizer's entries are unexpected") {
-    CHECK_THROWS_WITH(nn::load_checkpoint(with_optimizer, {{{"", other.get()}}, {}}),
+    CHECK_THROWS_WITH(train::load_checkpoint(with_optimizer, {{{"", other.get()}}, {}}),
                       Catch::Contains("unexpected entries: optimizer.step, optimizer.0.momentum_buffer"));
     check_unchanged(*other);
   }
@@ -189,31 +189,31 @@ TEST_CASE("load_checkpoint reports missing, unexpected and mismatched entries", 
     train_step(*other, trained, 2);
     optim::SGD fresh_saved(model->parameters(), sgd_config());
     const fs::path fresh_path = dir.path / "fresh_optimizer.ckpt";
-    nn::save_checkpoint(fresh_path, {{}, {{"optimizer", &fresh_saved}}}, {});
-    CHECK_THROWS_WITH(nn::load_checkpoint(fresh_path, {{}, {{"optimizer", &trained}}}),
+    train::save_checkpoint(fresh_path, {{}, {{"optimizer", &fresh_saved}}}, {});
+    CHECK_THROWS_WITH(train::load_checkpoint(fresh_path, {{}, {{"optimizer", &trained}}}),
                       Catch::Contains("missing entries: optimizer.0.momentum_buffer"));
   }
   SECTION("a different architecture names its missing and unexpected entries") {
     auto resnet32 = nn::make_model("resnet32", 1, 10);
-    CHECK_THROWS_WITH(nn::load_checkpoint(model_only, {{{"", resnet32.get()}}, {}}),
+    CHECK_THROWS_WITH(train::load_checkpoint(model_only, {{{"", resnet32.get()}}, {}}),
                       Catch::Contains("missing entries: ") && Catch::Contains("layer1.3.conv1.weight") &&
                           !Catch::Contains("unexpected entries"));
     auto mobilenet = nn::make_model("mobilenetv2", 1, 10);
-    CHECK_THROWS_WITH(nn::load_checkpoint(model_only, {{{"", mobilenet.get()}}, {}}),
+    CHECK_THROWS_WITH(train::load_checkpoint(model_only, {{{"", mobilenet.get()}}, {}}),
                       Catch::Contains("unexpected entries: ") && Catch::Contains("layer1.0.conv1.weight"));
   }
   SECTION("a shape mismatch is a ShapeError naming the entry; nothing is loaded") {
     auto hundred = nn::make_model("resnet20", 1, 100);
-    CHECK_THROWS_AS(nn::load_checkpoint(model_only, {{{"", hundred.get()}}, {}}), ShapeError);
-    CHECK_THROWS_WITH(nn::load_checkpoint(model_only, {{{"", hundred.get()}}, {}}),
+    CHECK_THROWS_AS(train::load_checkpoint(model_only, {{{"", hundred.get()}}, {}}), ShapeError);
+    CHECK_THROWS_WITH(train::load_checkpoint(model_only, {{{"", hundred.get()}}, {}}),
                       Catch::Contains("linear.weight: the checkpoint has shape [10, 64], the model expects [100, 64]"));
     auto three_channels = nn::make_model("resnet20", 3, 10);
     Tensor conv1 = three_channels->state_dict()[0].second.clone();
-    CHECK_THROWS_AS(nn::load_checkpoint(model_only, {{{"", three_channels.get()}}, {}}), ShapeError);
+    CHECK_THROWS_AS(train::load_checkpoint(model_only, {{{"", three_channels.get()}}, {}}), ShapeError);
     CHECK(same_bytes(three_channels->state_dict()[0].second, conv1));
   }
   SECTION("a prefixed module is found under its prefix only") {
-    CHECK_THROWS_WITH(nn::load_checkpoint(model_only, {{{"teacher", other.get()}}, {}}),
+    CHECK_THROWS_WITH(train::load_checkpoint(model_only, {{{"teacher", other.get()}}, {}}),
                       Catch::Contains("missing entries: teacher.conv1.weight") &&
                           Catch::Contains("unexpected entries: conv1.weight"));
   }
@@ -224,8 +224,8 @@ TEST_CASE("load_checkpoint reports missing, unexpected and mismatched entries", 
     const fs::path odd = dir.path / "odd_optimizer.ckpt";
     nn::save_safetensors(odd, tensors, {{"format", "engram-checkpoint-v1"}, {"engram", "{}"}});
     optim::SGD fresh(other->parameters(), sgd_config());
-    CHECK_THROWS_AS(nn::load_checkpoint(odd, {{{"", other.get()}}, {{"optimizer", &fresh}}}), ValueError);
-    CHECK_THROWS_WITH(nn::load_checkpoint(odd, {{{"", other.get()}}, {{"optimizer", &fresh}}}),
+    CHECK_THROWS_AS(train::load_checkpoint(odd, {{{"", other.get()}}, {{"optimizer", &fresh}}}), ValueError);
+    CHECK_THROWS_WITH(train::load_checkpoint(odd, {{{"", other.get()}}, {{"optimizer", &fresh}}}),
                       Catch::Contains("unexpected entries: optimizer.0.exp_avg"));
     check_unchanged(*other);  // modules are loaded after the optimizers' check
   }
@@ -235,8 +235,8 @@ TEST_CASE("load_checkpoint reports missing, unexpected and mismatched entries", 
     const fs::path odd = dir.path / "bad_buffer.ckpt";
     nn::save_safetensors(odd, tensors, {{"format", "engram-checkpoint-v1"}, {"engram", "{}"}});
     optim::SGD fresh(other->parameters(), sgd_config());
-    CHECK_THROWS_AS(nn::load_checkpoint(odd, {{}, {{"optimizer", &fresh}}}), ShapeError);
-    CHECK_THROWS_WITH(nn::load_checkpoint(odd, {{}, {{"optimizer", &fresh}}}),
+    CHECK_THROWS_AS(train::load_checkpoint(odd, {{}, {{"optimizer", &fresh}}}), ShapeError);
+    CHECK_THROWS_WITH(train::load_checkpoint(odd, {{}, {{"optimizer", &fresh}}}),
                       Catch::StartsWith("load_checkpoint: " + odd.string() + ": optimizer \"optimizer\"") &&
                           Catch::Contains("0.momentum_buffer has shape [3]"));
   }
@@ -245,36 +245,36 @@ TEST_CASE("load_checkpoint reports missing, unexpected and mismatched entries", 
 TEST_CASE("load_checkpoint rejects files that are not engram checkpoints", "[checkpoint][errors]") {
   TempDir dir;
   auto model = nn::make_model("resnet20", 1, 10);
-  nn::CheckpointParts parts{{{"", model.get()}}, {}};
+  train::CheckpointParts parts{{{"", model.get()}}, {}};
 
   const fs::path missing = dir.path / "missing.ckpt";
-  CHECK_THROWS_AS(nn::load_checkpoint(missing, parts), IOError);
-  CHECK_THROWS_WITH(nn::load_checkpoint(missing, parts),
+  CHECK_THROWS_AS(train::load_checkpoint(missing, parts), IOError);
+  CHECK_THROWS_WITH(train::load_checkpoint(missing, parts),
                     Catch::StartsWith("load_checkpoint: load_safetensors: " + missing.string()));
 
   const fs::path plain = dir.path / "plain.safetensors";
   nn::save_safetensors(plain, model->state_dict(), {{"format", "pt"}});
-  CHECK_THROWS_AS(nn::load_checkpoint(plain, parts), IOError);
-  CHECK_THROWS_WITH(nn::load_checkpoint(plain, parts),
+  CHECK_THROWS_AS(train::load_checkpoint(plain, parts), IOError);
+  CHECK_THROWS_WITH(train::load_checkpoint(plain, parts),
                     Catch::Contains("not an engram checkpoint") && Catch::Contains("got \"pt\""));
 
   const fs::path no_state = dir.path / "no_state.ckpt";
   nn::save_safetensors(no_state, model->state_dict(), {{"format", "engram-checkpoint-v1"}});
-  CHECK_THROWS_WITH(nn::load_checkpoint(no_state, parts), Catch::Contains("no \"engram\" metadata entry"));
+  CHECK_THROWS_WITH(train::load_checkpoint(no_state, parts), Catch::Contains("no \"engram\" metadata entry"));
 
   const fs::path bad_json = dir.path / "bad_json.ckpt";
   nn::save_safetensors(bad_json, model->state_dict(), {{"format", "engram-checkpoint-v1"}, {"engram", "{oops"}});
-  CHECK_THROWS_AS(nn::load_checkpoint(bad_json, parts), IOError);
-  CHECK_THROWS_WITH(nn::load_checkpoint(bad_json, parts), Catch::Contains("not valid JSON"));
+  CHECK_THROWS_AS(train::load_checkpoint(bad_json, parts), IOError);
+  CHECK_THROWS_WITH(train::load_checkpoint(bad_json, parts), Catch::Contains("not valid JSON"));
 
   // A truncated checkpoint (e.g. a copy cut short) is an IOError naming it.
   const fs::path good = dir.path / "good.ckpt";
-  nn::save_checkpoint(good, parts, {});
+  train::save_checkpoint(good, parts, {});
   std::string bytes = read_bytes(good);
   const fs::path truncated = dir.path / "truncated.ckpt";
   std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() - 100);
-  CHECK_THROWS_AS(nn::load_checkpoint(truncated, parts), IOError);
-  CHECK_THROWS_WITH(nn::load_checkpoint(truncated, parts), Catch::Contains(truncated.string()));
+  CHECK_THROWS_AS(train::load_checkpoint(truncated, parts), IOError);
+  CHECK_THROWS_WITH(train::load_checkpoint(truncated, parts), Catch::Contains(truncated.string()));
 }
 
 TEST_CASE("checkpoint parts and writes are checked", "[checkpoint][errors]") {
@@ -283,24 +283,24 @@ TEST_CASE("checkpoint parts and writes are checked", "[checkpoint][errors]") {
   auto b = nn::make_model("resnet20", 1, 10);
   optim::SGD sgd(a->parameters(), sgd_config());
   const fs::path path = dir.path / "parts.ckpt";
-  CHECK_THROWS_WITH(nn::save_checkpoint(path, {{{"", a.get()}, {"", b.get()}}, {}}, {}),
+  CHECK_THROWS_WITH(train::save_checkpoint(path, {{{"", a.get()}, {"", b.get()}}, {}}, {}),
                     Catch::StartsWith("save_checkpoint") && Catch::Contains("prefix \"\" is used twice"));
-  CHECK_THROWS_WITH(nn::save_checkpoint(path, {{{"", a.get()}}, {{"", &sgd}}}, {}),
+  CHECK_THROWS_WITH(train::save_checkpoint(path, {{{"", a.get()}}, {{"", &sgd}}}, {}),
                     Catch::Contains("non-empty prefix"));
-  CHECK_THROWS_WITH(nn::save_checkpoint(path, {{{"x", a.get()}}, {{"x", &sgd}}}, {}),
+  CHECK_THROWS_WITH(train::save_checkpoint(path, {{{"x", a.get()}}, {{"x", &sgd}}}, {}),
                     Catch::Contains("prefix \"x\" is used twice"));
-  CHECK_THROWS_AS(nn::save_checkpoint(path, {{{"", nullptr}}, {}}, {}), ValueError);
-  CHECK_THROWS_AS(nn::load_checkpoint(path, {{{"", a.get()}, {"", b.get()}}, {}}), ValueError);
+  CHECK_THROWS_AS(train::save_checkpoint(path, {{{"", nullptr}}, {}}, {}), ValueError);
+  CHECK_THROWS_AS(train::load_checkpoint(path, {{{"", a.get()}, {"", b.get()}}, {}}), ValueError);
   CHECK_FALSE(fs::exists(path));
 
   // The write itself is atomic; a failure names the path and keeps the old file.
-  nn::save_checkpoint(path, {{{"", a.get()}}, {}}, {{"v", 1}});
+  train::save_checkpoint(path, {{{"", a.get()}}, {}}, {{"v", 1}});
   const std::string original = read_bytes(path);
   const fs::path nowhere = dir.path / "missing_folder" / "parts.ckpt";
-  CHECK_THROWS_AS(nn::save_checkpoint(nowhere, {{{"", a.get()}}, {}}, {}), IOError);
-  CHECK_THROWS_WITH(nn::save_checkpoint(nowhere, {{{"", a.get()}}, {}}, {}),
+  CHECK_THROWS_AS(train::save_checkpoint(nowhere, {{{"", a.get()}}, {}}, {}), IOError);
+  CHECK_THROWS_WITH(train::save_checkpoint(nowhere, {{{"", a.get()}}, {}}, {}),
                     Catch::StartsWith("save_checkpoint: save_safetensors: cannot write " + nowhere.string()));
-  CHECK_THROWS_AS(nn::save_checkpoint(dir.path, {{{"", a.get()}}, {}}, {}), IOError);  // a folder
+  CHECK_THROWS_AS(train::save_checkpoint(dir.path, {{{"", a.get()}}, {}}, {}), IOError);  // a folder
   CHECK(read_bytes(path) == original);
   for (const auto& entry : fs::directory_iterator(dir.path))
     CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);

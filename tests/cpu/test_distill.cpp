@@ -18,8 +18,8 @@
 #include "distill/spaced.h"
 #include "kernels/elementwise.h"
 #include "kernels/matmul.h"
-#include "nn/checkpoint.h"
-#include "nn/evaluate.h"
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
 #include "tests/support/checks.h"
 #include "tests/support/op_case.h"
 
@@ -39,8 +39,8 @@ std::string temp_dir(const std::string& name) {
 }
 
 // "T0.1" = teacher step on batch (epoch 0, step 1), "S0.1" = student step.
-std::string event_name(EventKind kind, const BatchRef& b) {
-  return (kind == EventKind::teacher_step ? "T" : "S") + std::to_string(b.epoch) + "." + std::to_string(b.step);
+std::string event_name(train::Role role, const BatchRef& b) {
+  return (role == train::Role::teacher ? "T" : "S") + std::to_string(b.epoch) + "." + std::to_string(b.step);
 }
 
 // The schedule alone: the events of `epochs` epochs of `steps` steps, flush included.
@@ -48,12 +48,12 @@ std::string schedule_events(double s, int64_t steps, int64_t epochs) {
   SpacedSchedule schedule(s, steps);
   std::string out;
   auto student = [&](const std::vector<BatchRef>& due) {
-    for (const BatchRef& b : due) out += event_name(EventKind::student_step, b) + " ";
+    for (const BatchRef& b : due) out += event_name(train::Role::student, b) + " ";
   };
   for (int64_t e = 0; e < epochs; ++e)
     for (int64_t t = 0; t < steps; ++t) {
       BatchRef b{static_cast<uint64_t>(e), t};
-      out += event_name(EventKind::teacher_step, b) + " ";
+      out += event_name(train::Role::teacher, b) + " ";
       student(schedule.teacher_stepped(b));
     }
   student(schedule.flush());
@@ -83,18 +83,18 @@ KdRunConfig small_run(Mode mode, double s, int64_t epochs = 3) {
   c.s = s;
   c.teacher_model = "resnet8";
   c.student_model = "resnet8";
-  c.epochs = epochs;
-  c.batch = 16;
-  c.eval_batch = 100;
-  c.subset = 64;
-  c.test_subset = 100;
-  c.device = "cpu";
-  c.seed = 7;
+  c.train.epochs = epochs;
+  c.train.batch = 16;
+  c.train.eval_batch = 100;
+  c.train.subset = 64;
+  c.train.test_subset = 100;
+  c.train.device = DeviceRequest::cpu;
+  c.train.seed = 7;
   return c;
 }
 
-KdHooks quiet() {
-  KdHooks hooks;
+train::RunHooks quiet() {
+  train::RunHooks hooks;
   hooks.log = nullptr;
   return hooks;
 }
@@ -293,11 +293,11 @@ TEST_CASE("run_kd follows the schedule; replayed batches are bitwise the teacher
     std::string events;
     std::map<std::pair<uint64_t, int64_t>, std::vector<Tensor>> seen;  // images, labels, indices
     int64_t mismatches = 0;
-    KdHooks hooks = quiet();
-    hooks.on_event = [&](const KdEvent& e) {
-      events += event_name(e.kind, e.batch) + " ";
+    train::RunHooks hooks = quiet();
+    hooks.on_step = [&](const train::StepEvent& e) {
+      events += event_name(e.role, e.batch) + " ";
       auto key = std::make_pair(e.batch.epoch, e.batch.step);
-      if (e.kind == EventKind::teacher_step) {
+      if (e.role == train::Role::teacher) {
         seen[key] = {e.data->images.clone(), e.data->labels.clone(), e.data->indices.clone()};
       } else {
         const std::vector<Tensor>& first = seen.at(key);
@@ -306,13 +306,13 @@ TEST_CASE("run_kd follows the schedule; replayed batches are bitwise the teacher
           ++mismatches;
       }
     };
-    KdRunResult result = run_kd(small_run(Mode::spaced, s), hooks);
+    train::RunResult result = run_kd(small_run(Mode::spaced, s), hooks);
     CHECK(events == expected);
     CHECK(mismatches == 0);
     CHECK(result.teacher_step_losses.size() == 12);
     CHECK(result.student_step_losses.size() == 12);
     int64_t student_steps = 0;
-    for (const KdEpochMetrics& m : result.history) student_steps += m.student_steps;
+    for (const train::EpochMetrics& m : result.history) student_steps += m.student.steps;
     CHECK(student_steps == 12);
   }
 }
@@ -322,15 +322,15 @@ TEST_CASE("spaced KD with s = 0 is online KD, step for step", "[distill][run]") 
     INFO("mutual " << mutual);
     KdRunConfig online = small_run(Mode::online, 0.0, 2), spaced = small_run(Mode::spaced, 0.0, 2);
     online.mutual = spaced.mutual = mutual;
-    KdRunResult a = run_kd(online, quiet()), b = run_kd(spaced, quiet());
+    train::RunResult a = run_kd(online, quiet()), b = run_kd(spaced, quiet());
     REQUIRE(a.student_step_losses.size() == 8);
     CHECK(a.teacher_step_losses == b.teacher_step_losses);
     CHECK(a.student_step_losses == b.student_step_losses);
-    CHECK(a.history.back().student_test_accuracy == b.history.back().student_test_accuracy);
+    CHECK(a.history.back().student.test_accuracy == b.history.back().student.test_accuracy);
   }
   // And the student of online KD is not the baseline: the KD terms change its steps.
-  KdRunResult base = run_kd(small_run(Mode::baseline, 0.0, 1), quiet());
-  KdRunResult online = run_kd(small_run(Mode::online, 0.0, 1), quiet());
+  train::RunResult base = run_kd(small_run(Mode::baseline, 0.0, 1), quiet());
+  train::RunResult online = run_kd(small_run(Mode::online, 0.0, 1), quiet());
   CHECK(base.student_step_losses.size() == online.student_step_losses.size());
   CHECK(base.student_step_losses != online.student_step_losses);
 }
@@ -338,17 +338,17 @@ TEST_CASE("spaced KD with s = 0 is online KD, step for step", "[distill][run]") 
 TEST_CASE("a run resumed in the middle of an interval continues exactly", "[distill][resume]") {
   std::string whole_dir = temp_dir("whole"), split_dir = temp_dir("split");
   KdRunConfig config = small_run(Mode::spaced, 1.5, 3);  // after epoch 1 the buffer holds epoch 0's 4 batches
-  config.out_dir = whole_dir;
-  KdRunResult whole = run_kd(config, quiet());
+  config.train.out_dir = whole_dir;
+  train::RunResult whole = run_kd(config, quiet());
 
-  config.out_dir = split_dir;
-  KdHooks stop = quiet();
+  config.train.out_dir = split_dir;
+  train::RunHooks stop = quiet();
   stop.stop_after_epoch = 1;
-  KdRunResult first = run_kd(config, stop);
+  train::RunResult first = run_kd(config, stop);
   REQUIRE(first.history.size() == 1);
-  CHECK(first.history[0].student_steps == 0);  // nothing replayed yet: the interval is 6 steps
-  config.resume = first.checkpoint;
-  KdRunResult rest = run_kd(config, quiet());
+  CHECK(first.history[0].student.steps == 0);  // nothing replayed yet: the interval is 6 steps
+  config.train.resume = first.checkpoint;
+  train::RunResult rest = run_kd(config, quiet());
 
   std::vector<float> teacher = first.teacher_step_losses, student = first.student_step_losses;
   teacher.insert(teacher.end(), rest.teacher_step_losses.begin(), rest.teacher_step_losses.end());
@@ -356,11 +356,11 @@ TEST_CASE("a run resumed in the middle of an interval continues exactly", "[dist
   CHECK(teacher == whole.teacher_step_losses);
   CHECK(student == whole.student_step_losses);
   REQUIRE(rest.history.size() == 3);
-  CHECK(rest.history.back().student_test_accuracy == whole.history.back().student_test_accuracy);
+  CHECK(rest.history.back().student.test_accuracy == whole.history.back().student.test_accuracy);
 
   KdRunConfig other = config;
   other.s = 1.0;
-  CHECK_THAT(message_of<ValueError>([&] { run_kd(other, quiet()); }), Contains("was written by a run with s = 1.5"));
+  CHECK_THAT(message_of<ValueError>([&] { run_kd(other, quiet()); }), Contains("was written by a run with s 1.5, this run has 1.0"));
   std::filesystem::remove_all(whole_dir);
   std::filesystem::remove_all(split_dir);
 }
@@ -371,19 +371,21 @@ TEST_CASE("offline KD distills from a frozen teacher loaded from a checkpoint", 
   // A teacher file as `train` writes it: the model under bare names plus optimizer state.
   manual_seed(3);
   auto teacher = nn::make_model("resnet8", 1, 10);
-  optim::SGD optimizer(teacher->parameters(), SgdConfig{0.1, 0.9, 0.0, 0.0, false});
-  nn::save_checkpoint(dir + "/teacher.safetensors", {{{"", teacher.get()}}, {{"optimizer", &optimizer}}},
+  SgdConfig sgd;
+  sgd.lr = 0.1, sgd.momentum = 0.9;
+  optim::SGD optimizer(teacher->parameters(), sgd);
+  train::save_checkpoint(dir + "/teacher.safetensors", {{{"", teacher.get()}}, {{"optimizer", &optimizer}}},
                       nlohmann::json::object());
   KdRunConfig config = small_run(Mode::offline, 0.0, 1);
   config.teacher_checkpoint = dir + "/teacher.safetensors";
-  KdRunResult result = run_kd(config, quiet());
+  train::RunResult result = run_kd(config, quiet());
 
   data::DeviceDataset test_data(
-      data::first_samples(data::load_dataset("fashion-mnist", "", false), 100, "test", "--test-subset", "test"),
+      data::first_samples(data::load_dataset("fashion-mnist", "", false), 100),
       Device::cpu());
   data::Loader loader = data::Loader::evaluation(test_data, 100, data::dataset_spec("fashion-mnist").test_augment());
-  nn::Evaluation expected = nn::evaluate(*teacher, loader, [&](const Tensor& x) { return teacher->forward(x).logits; });
-  CHECK(result.history[0].teacher_test_accuracy == expected.accuracy);
+  train::Evaluation expected = train::evaluate(*teacher, loader, [&](const Tensor& x) { return teacher->forward(x).logits; });
+  CHECK(result.history[0].teacher.test_accuracy == expected.accuracy);
   CHECK(result.teacher_step_losses.empty());  // the teacher does not train
   CHECK(result.student_step_losses.size() == 4);
 
@@ -393,58 +395,73 @@ TEST_CASE("offline KD distills from a frozen teacher loaded from a checkpoint", 
 }
 
 TEST_CASE("self KD and spaced self KD train the multi-exit network", "[distill][run]") {
-  KdRunResult online = run_kd(small_run(Mode::self, 0.0, 1), quiet());
+  train::RunResult online = run_kd(small_run(Mode::self, 0.0, 1), quiet());
   CHECK(online.student_step_losses.size() == 4);
   CHECK(online.teacher_step_losses.empty());
   std::string events;
-  KdHooks hooks = quiet();
-  hooks.on_event = [&](const KdEvent& e) { events += event_name(e.kind, e.batch) + " "; };
-  KdRunResult spaced = run_kd(small_run(Mode::spaced_self, 0.5, 1), hooks);
+  train::RunHooks hooks = quiet();
+  hooks.on_step = [&](const train::StepEvent& e) { events += event_name(e.role, e.batch) + " "; };
+  train::RunResult spaced = run_kd(small_run(Mode::spaced_self, 0.5, 1), hooks);
   CHECK(events == "T0.0 T0.1 S0.0 S0.1 T0.2 T0.3 S0.2 S0.3 ");
   CHECK(spaced.teacher_step_losses.size() == 4);  // the deepest exit's CE
   CHECK(spaced.student_step_losses.size() == 4);  // the shallow exits' distillation
   for (float v : spaced.student_step_losses) CHECK(std::isfinite(v));
-  CHECK(std::isnan(spaced.history[0].teacher_test_accuracy));
+  CHECK(std::isnan(spaced.history[0].teacher.test_accuracy));
 }
 
 TEST_CASE("bad configurations are named", "[distill][errors]") {
+  // The field a ConfigError names, and its message.
+  auto config_error = [](const KdRunConfig& c) -> std::pair<std::string, std::string> {
+    try {
+      run_kd(c, quiet());
+    } catch (const ConfigError& e) {
+      return {e.field(), e.what()};
+    }
+    return {"(no ConfigError)", ""};
+  };
   KdRunConfig c = small_run(Mode::spaced, 1.5);
   c.mutual = true;
-  CHECK_THAT(message_of<ValueError>([&] { run_kd(c, quiet()); }), StartsWith("spaced_kd: --mutual needs online KD"));
+  CHECK(config_error(c).first == "mutual");
+  CHECK_THAT(config_error(c).second, StartsWith("spaced_kd: mutual needs online KD"));
   c = small_run(Mode::offline, 0.0);
-  CHECK_THAT(message_of<ValueError>([&] { run_kd(c, quiet()); }), Contains("--teacher-checkpoint"));
+  CHECK(config_error(c).first == "teacher_checkpoint");
   c.teacher_checkpoint = "/nonexistent/teacher.safetensors";
   CHECK_THROWS_AS(run_kd(c, quiet()), IOError);
-  c = small_run(Mode::spaced, 1.5);
-  c.teacher_bn = "frozen";
-  CHECK_THAT(message_of<ValueError>([&] { run_kd(c, quiet()); }), Contains("--teacher-bn must be train or eval"));
+  CHECK(message_of<ConfigError>([] { parse_teacher_bn("frozen"); }) ==
+        "spaced_kd: teacher_bn must be train or eval, got \"frozen\"");
   c = small_run(Mode::spaced, -1.0);
-  CHECK_THAT(message_of<ValueError>([&] { run_kd(c, quiet()); }), Contains("--s must be >= 0"));
+  CHECK(config_error(c).first == "s");
+  CHECK_THAT(config_error(c).second, Contains("s must be >= 0"));
   c = small_run(Mode::online, 0.0);
   c.teacher_model = "resnet21";
-  CHECK_THAT(message_of<ValueError>([&] { run_kd(c, quiet()); }), Contains("--teacher \"resnet21\""));
+  CHECK(config_error(c).first == "teacher_model");
+  CHECK_THAT(config_error(c).second, Contains("\"resnet21\" is not in the model zoo"));
   c = small_run(Mode::self, 0.0);
   c.student_model = "vgg11";
   CHECK_THAT(message_of<ValueError>([&] { run_kd(c, quiet()); }), Contains("vgg11"));
   c = small_run(Mode::baseline, 0.0);
-  c.subset = 8;
-  CHECK_THAT(message_of<ValueError>([&] { run_kd(c, quiet()); }), Contains("--batch 16 is larger than the 8"));
+  c.train.subset = 8;
+  CHECK(config_error(c).first == "batch");
+  CHECK_THAT(config_error(c).second, Contains("batch must be at most the 8 training images, got 16"));
+  c = small_run(Mode::spaced, 1.5);
+  c.train.weight_decay = -1;
+  CHECK(config_error(c).first == "weight_decay");
   CHECK_THAT(message_of<ValueError>([] { parse_mode("distill"); }), Contains("baseline, offline, online, spaced"));
   CHECK(parse_mode("spaced-self") == Mode::spaced_self);
 }
 
 TEST_CASE("a short Spaced KD run trains teacher and student well above chance", "[distill][e2e]") {
   KdRunConfig c = small_run(Mode::spaced, 1.0, 3);
-  c.subset = 2048;
-  c.test_subset = 500;
-  c.batch = 64;
-  c.lr = 0.05;
-  KdRunResult result = run_kd(c, quiet());
-  const KdEpochMetrics& last = result.history.back();
+  c.train.subset = 2048;
+  c.train.test_subset = 500;
+  c.train.batch = 64;
+  c.train.lr = 0.05;
+  train::RunResult result = run_kd(c, quiet());
+  const train::EpochMetrics& last = result.history.back();
   std::printf("test_distill: spaced KD (s = 1, 3 epochs of 2048 images): teacher %.1f %%, student %.1f %%\n",
-              last.teacher_test_accuracy, last.student_test_accuracy);
-  CHECK(last.teacher_test_accuracy > 60.0);  // chance is 10 %
-  CHECK(last.student_test_accuracy > 60.0);
+              last.teacher.test_accuracy, last.student.test_accuracy);
+  CHECK(last.teacher.test_accuracy > 60.0);  // chance is 10 %
+  CHECK(last.student.test_accuracy > 60.0);
   CHECK(result.host_reads_per_epoch == 6);
 }
 

@@ -18,7 +18,9 @@ void set_grad(Tensor& p, std::vector<double> g) {
 
 TEST_CASE("SGD with momentum and weight decay follows PyTorch's recurrence", "[optim]") {
   Tensor p = param({1.0, -2.0});
-  optim::SGD sgd({p}, SgdConfig{0.1, 0.9, 0.0, 0.01, false});
+  SgdConfig config;
+  config.lr = 0.1, config.momentum = 0.9, config.weight_decay = 0.01;
+  optim::SGD sgd({p}, config);
   // Step 1: d = g + wd p; buf = d; p -= lr buf.
   set_grad(p, {0.5, 0.5});
   sgd.step();
@@ -37,7 +39,9 @@ TEST_CASE("SGD with momentum and weight decay follows PyTorch's recurrence", "[o
 
 TEST_CASE("SGD skips parameters without gradients and restores its state", "[optim]") {
   Tensor a = param({1.0}), b = param({1.0});
-  optim::SGD sgd({a, b}, SgdConfig{0.5, 0.9, 0.0, 0.0, true});
+  SgdConfig nesterov;
+  nesterov.lr = 0.5, nesterov.momentum = 0.9, nesterov.nesterov = true;
+  optim::SGD sgd({a, b}, nesterov);
   set_grad(a, {1.0});
   sgd.step();
   CHECK(b.to_vector<double>()[0] == 1.0);
@@ -45,7 +49,7 @@ TEST_CASE("SGD skips parameters without gradients and restores its state", "[opt
 
   // A twin restored from the state continues exactly as the original.
   Tensor a2 = param(a.to_vector<double>()), b2 = param({1.0});
-  optim::SGD restored({a2, b2}, SgdConfig{0.5, 0.9, 0.0, 0.0, true});
+  optim::SGD restored({a2, b2}, nesterov);
   restored.load_state(sgd.state());
   CHECK(restored.steps_taken() == 1);
   set_grad(a, {2.0});
@@ -53,12 +57,16 @@ TEST_CASE("SGD skips parameters without gradients and restores its state", "[opt
   sgd.step();
   restored.step();
   CHECK(a2.to_vector<double>() == a.to_vector<double>());
-  CHECK_THROWS_AS(optim::SGD({a}, SgdConfig{0.1, 0.0, 0.0, 0.0, true}), ValueError);
+  SgdConfig nesterov_without_momentum;
+  nesterov_without_momentum.lr = 0.1, nesterov_without_momentum.nesterov = true;
+  CHECK_THROWS_AS(optim::SGD({a}, nesterov_without_momentum), ValueError);
 }
 
 TEST_CASE("AdamW's first step moves each weight by about lr", "[optim]") {
   Tensor p = param({1.0, -1.0});
-  optim::AdamW adam({p}, AdamWConfig{0.01, 0.9, 0.999, 1e-8, 0.1});
+  AdamWConfig config;
+  config.lr = 0.01, config.weight_decay = 0.1;  // betas 0.9, 0.999 and eps 1e-8: PyTorch's defaults
+  optim::AdamW adam({p}, config);
   set_grad(p, {3.0, -0.2});
   adam.step();
   // After one step m_hat = g and v_hat = g^2, so the update is lr * sign(g) after decay.

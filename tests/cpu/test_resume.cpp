@@ -1,4 +1,4 @@
-// Resuming the training program's loop (examples/trainer.h) from its
+// Resuming the run loop (train/run.h) with plain training from its
 // checkpoint: a run interrupted after epoch 1 and resumed from last.safetensors
 // repeats the uninterrupted run's epoch-2 step losses bitwise on the CPU, and
 // ends with bitwise-identical weights, BN buffers and optimizer state.
@@ -25,7 +25,7 @@ using engram::testing::run_recorded;
 
 // 256 Fashion-MNIST images, 2 epochs of 8 steps.
 TrainConfig tiny_config(const std::string& out_dir) {
-  return engram::testing::resume_config("cpu", out_dir, 256, 32, 128);
+  return engram::testing::resume_config(DeviceRequest::cpu, out_dir, 256, 32, 128);
 }
 
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
@@ -68,9 +68,9 @@ TEST_CASE("a run resumed after epoch 1 repeats the uninterrupted run bitwise", "
 
   // The metrics history was restored: epoch 1 from the checkpoint, epoch 2 new.
   REQUIRE(resumed.summary.history.size() == 2);
-  CHECK(resumed.summary.history[0].train_loss == full.summary.history[0].train_loss);
-  CHECK(resumed.summary.history[1].test_accuracy == full.summary.history[1].test_accuracy);
-  CHECK(resumed.summary.history[1].test_loss == full.summary.history[1].test_loss);
+  CHECK(resumed.summary.history[0].student.train_loss == full.summary.history[0].student.train_loss);
+  CHECK(resumed.summary.history[1].student.test_accuracy == full.summary.history[1].student.test_accuracy);
+  CHECK(resumed.summary.history[1].student.test_loss == full.summary.history[1].student.test_loss);
   CHECK(count_lines(split_dir + "/metrics.csv") == 3);
 
   // Final checkpoints: the same entries (model, BN buffers, optimizer), the same bytes.
@@ -92,15 +92,15 @@ TEST_CASE("a run resumed after epoch 1 repeats the uninterrupted run bitwise", "
   CHECK(has_momentum);
   CHECK(has_running_mean);
 
-  // Resuming with a different batch size or seed is refused, naming the flag.
+  // Resuming with a different batch size or seed is refused, naming the field.
   TrainConfig other = resumed_config;
   other.batch = 16;
-  CHECK_THAT(message_of<ValueError>([&] { run_recorded(other); }), Catch::Matchers::StartsWith("train: --resume") &&
-                                                              Catch::Matchers::Contains("--batch 32") &&
-                                                              Catch::Matchers::Contains("--batch 16"));
+  CHECK_THAT(message_of<ValueError>([&] { run_recorded(other); }), Catch::Matchers::StartsWith("train: resume") &&
+                                                              Catch::Matchers::Contains("with batch 32") &&
+                                                              Catch::Matchers::Contains("this run has 16"));
   other = resumed_config;
   other.seed = 8;
-  CHECK_THAT(message_of<ValueError>([&] { run_recorded(other); }), Catch::Matchers::Contains("--seed 7"));
+  CHECK_THAT(message_of<ValueError>([&] { run_recorded(other); }), Catch::Matchers::Contains("with seed 7"));
 
   // A checkpoint that already holds every epoch trains nothing more.
   RecordedRun again = run_recorded(resumed_config);

@@ -14,7 +14,7 @@
 
 #include "core/autograd.h"
 #include "core/random.h"
-#include "nn/checkpoint.h"
+#include "train/checkpoint.h"
 #include "nn/models.h"
 #include "nn/safetensors.h"
 
@@ -97,7 +97,7 @@ TEST_CASE("ResNet-18 checkpoints move between engram and PyTorch", "[checkpoint]
   optim::SGD sgd(model->parameters(), config);
   for (const Tensor& p : model->parameters()) p.set_grad(random::normal(p.shape(), 0, 0.01, gen));
   sgd.step();  // fills the momentum buffers (and moves the weights) without a backward pass
-  nn::save_checkpoint((dir.path / "engram.ckpt").string(), {{{"", model.get()}}, {{"optimizer", &sgd}}},
+  train::save_checkpoint((dir.path / "engram.ckpt").string(), {{{"", model.get()}}, {{"optimizer", &sgd}}},
                       {{"num_batches_tracked", 7}});
   Tensor x = random::normal({2, 3, 32, 32}, 0, 1, gen);
   Tensor logits = eval_logits(*model, x);

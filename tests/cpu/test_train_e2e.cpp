@@ -1,4 +1,4 @@
-// End to end: the training program's loop (examples/trainer.h) trains a small
+// End to end: the run loop (train/run.h) with plain training trains a small
 // ResNet on real Fashion-MNIST to >= 85 % test accuracy on the CPU, and writes
 // its metrics files and checkpoint. Sized for CI (2 cores, Release build);
 // skipped (exit 77) in the sanitizer build, where it would take too long.
@@ -12,7 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "examples/trainer.h"
+#include "train/baseline.h"
+#include "train/run.h"
 #include "kernels/pool.h"
 
 using namespace engram;
@@ -67,7 +68,6 @@ TEST_CASE("a small ResNet reaches 85 % test accuracy on Fashion-MNIST", "[train]
 
   TrainConfig config;
   config.dataset = "fashion-mnist";
-  config.model = "small-resnet";
   config.subset = 16384;      // the first 16384 training images
   config.test_subset = 2000;  // the first 2000 test images
   config.eval_batch = 500;
@@ -78,24 +78,23 @@ TEST_CASE("a small ResNet reaches 85 % test accuracy on Fashion-MNIST", "[train]
   // augmentation reaches 87.95 % after two epochs of 16384 images in 23 s.
   config.batch = 32;
   config.augment = false;
-  config.optimizer = "adamw";
+  config.optimizer = OptimizerKind::adamw;
   config.lr = 3e-3;
   config.weight_decay = 1e-2;
   config.seed = 1;
-  config.device = "cpu";
+  config.device = DeviceRequest::cpu;
   config.out_dir = out_dir.string();
-  TrainHooks hooks;
-  hooks.make_model = [](int64_t in_channels, int64_t num_classes) {
+  BaselineStrategy strategy("small-resnet", 0, [](int64_t in_channels, int64_t num_classes) {
     return std::make_shared<SmallResNet>(in_channels, num_classes);
-  };
-  TrainSummary summary = run_training(config, hooks);  // logs plain progress lines to stdout
+  });
+  RunResult summary = run(config, strategy);  // logs plain progress lines to stdout
 
   REQUIRE(summary.history.size() == 2);
   const EpochMetrics& last = summary.history.back();
-  std::printf("test_train_e2e: final test accuracy %.2f %% on %lld images\n", last.test_accuracy,
+  std::printf("test_train_e2e: final test accuracy %.2f %% on %lld images\n", last.student.test_accuracy,
               static_cast<long long>(config.test_subset));
-  CHECK(last.test_accuracy >= 85.0);
-  CHECK(summary.history[1].train_loss < summary.history[0].train_loss);
+  CHECK(last.student.test_accuracy >= 85.0);
+  CHECK(summary.history[1].student.train_loss < summary.history[0].student.train_loss);
   CHECK(last.lr < summary.history[0].lr);  // the cosine schedule decayed
 
   // The files the program promises: metrics.csv (a header and one row per
@@ -105,8 +104,8 @@ TEST_CASE("a small ResNet reaches 85 % test accuracy on Fashion-MNIST", "[train]
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 3);
   nlohmann::json json = nlohmann::json::parse(read_file(config.out_dir + "/metrics.json"));
   CHECK(json.at("epochs").size() == 2);
-  CHECK(json.at("last_test_acc").get<double>() == last.test_accuracy);
-  CHECK(json.at("best_test_acc").get<double>() >= last.test_accuracy);
+  CHECK(json.at("last_test_acc").get<double>() == last.student.test_accuracy);
+  CHECK(json.at("best_test_acc").get<double>() >= last.student.test_accuracy);
   CHECK(read_file(config.out_dir + "/metrics.svg").find("<polyline") != std::string::npos);
   CHECK(summary.checkpoint == config.out_dir + "/last.safetensors");
   CHECK(std::filesystem::file_size(summary.checkpoint) > 0);

@@ -1,6 +1,6 @@
-// The training program's pieces that need no training: configuration checks,
-// device and data-folder resolution, the command line's exit codes, the
-// progress line and the metrics files (CSV, JSON, SVG).
+// The run loop's pieces that need no training: configuration checks,
+// device and data-folder resolution, the progress line and the metrics files
+// (CSV, JSON, SVG). tests/cpu/test_programs.cpp runs the programs themselves.
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -11,10 +11,11 @@
 
 #include "data/dataset.h"
 #include "data/idx.h"
-#include "examples/progress.h"
-#include "examples/train_cli.h"
-#include "examples/trainer.h"
 #include "tests/support/checks.h"
+#include "train/baseline.h"
+#include "train/metrics.h"
+#include "train/progress.h"
+#include "train/run.h"
 
 using namespace engram;
 using namespace engram::train;
@@ -25,127 +26,126 @@ using engram::testing::message_of;
 
 namespace {
 
-std::vector<EpochMetrics> sample_history() {
-  return {{1, 0.9, 70.0, 0.8, 72.5, 0.1, 10.0},
-          {2, 0.5, 82.0, 0.55, 84.0, 0.05, 11.0},
-          {3, 0.4, 86.0, 0.5, 83.0, 0.01, 12.5}};
+EpochMetrics epoch(int64_t n, double train_loss, double train_acc, double test_loss, double test_acc, double lr,
+                   double seconds) {
+  EpochMetrics m;
+  m.epoch = n;
+  m.lr = lr;
+  m.seconds = seconds;
+  m.student.train_loss = train_loss;
+  m.student.train_accuracy = train_acc;
+  m.student.test_loss = test_loss;
+  m.student.test_accuracy = test_acc;
+  return m;
 }
 
-int call_main(std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  return train_main(static_cast<int>(argv.size()), argv.data(), default_preset());
+std::vector<EpochMetrics> sample_history() {
+  return {epoch(1, 0.9, 70.0, 0.8, 72.5, 0.1, 10.0), epoch(2, 0.5, 82.0, 0.55, 84.0, 0.05, 11.0),
+          epoch(3, 0.4, 86.0, 0.5, 83.0, 0.01, 12.5)};
+}
+
+// The field a ConfigError names, and its message.
+std::pair<std::string, std::string> config_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return {e.field(), e.what()};
+  }
+  return {"(no ConfigError)", ""};
 }
 
 }  // namespace
 
-TEST_CASE("validate names the offending flag and what it got", "[train][cli]") {
+TEST_CASE("validate names the offending field and what it got", "[train][config]") {
   TrainConfig ok;
   CHECK_NOTHROW(validate(ok));
   struct Bad {
     std::function<void(TrainConfig&)> change;
-    std::string message;
+    std::string field, message;
   };
   std::vector<Bad> cases = {
-      {[](TrainConfig& c) { c.epochs = 0; }, "train: --epochs must be at least 1, got 0"},
-      {[](TrainConfig& c) { c.batch = -4; }, "train: --batch must be at least 1, got -4"},
-      {[](TrainConfig& c) { c.optimizer = "lion"; }, "train: --optimizer must be sgd or adamw, got \"lion\""},
-      {[](TrainConfig& c) { c.schedule = "step"; }, "train: --schedule must be constant, multistep or cosine"},
-      {[](TrainConfig& c) { c.lr = 0; }, "train: --lr must be > 0, got 0"},
-      {[](TrainConfig& c) { c.momentum = 1.5; }, "train: --momentum must be in [0, 1), got 1.5"},
-      {[](TrainConfig& c) { c.nesterov = true, c.momentum = 0; }, "train: --nesterov needs --optimizer sgd"},
-      {[](TrainConfig& c) { c.weight_decay = -1; }, "train: --wd must be >= 0, got -1"},
-      {[](TrainConfig& c) { c.gamma = 0; }, "train: --gamma must be > 0, got 0"},
-      {[](TrainConfig& c) { c.warmup_epochs = 30; }, "train: --warmup must be in [0, --epochs = 30), got 30"},
-      {[](TrainConfig& c) { c.schedule = "multistep"; }, "train: --schedule multistep needs --milestones"},
+      {[](TrainConfig& c) { c.epochs = 0; }, "epochs", "train: epochs must be at least 1, got 0"},
+      {[](TrainConfig& c) { c.batch = -4; }, "batch", "train: batch must be at least 1, got -4"},
+      {[](TrainConfig& c) { c.eval_batch = 0; }, "eval_batch", "train: eval_batch must be at least 1, got 0"},
+      {[](TrainConfig& c) { c.lr = 0; }, "lr", "train: lr must be > 0, got 0"},
+      {[](TrainConfig& c) { c.momentum = 1.5; }, "momentum", "train: momentum must be in [0, 1), got 1.5"},
+      {[](TrainConfig& c) { c.nesterov = true, c.momentum = 0; }, "nesterov", "train: nesterov needs optimizer sgd"},
+      {[](TrainConfig& c) { c.weight_decay = -1; }, "weight_decay", "train: weight_decay must be >= 0, got -1"},
+      {[](TrainConfig& c) { c.gamma = 0; }, "gamma", "train: gamma must be > 0, got 0"},
+      {[](TrainConfig& c) { c.warmup_epochs = 30; }, "warmup_epochs",
+       "train: warmup_epochs must be in [0, epochs = 30), got 30"},
+      {[](TrainConfig& c) { c.schedule = ScheduleKind::multistep; }, "milestones",
+       "train: milestones must not be empty for the multistep schedule"},
       {[](TrainConfig& c) {
-         c.schedule = "multistep", c.milestones = {20, 10};
+         c.schedule = ScheduleKind::multistep, c.milestones = {20, 10};
        },
-       "train: --milestones must increase and not fall inside the warm-up, got 10 at position 2"},
-      {[](TrainConfig& c) { c.subset = -1; }, "train: --subset must be >= 0, got -1"},
-      {[](TrainConfig& c) { c.test_subset = -1; }, "train: --test-subset must be >= 0, got -1"},
-      {[](TrainConfig& c) { c.out_dir = ""; }, "train: --out must name a folder"},
+       "milestones", "train: milestones must increase and not fall inside the warm-up, got 10 at position 2"},
+      {[](TrainConfig& c) { c.subset = -1; }, "subset", "train: subset must be >= 0, got -1"},
+      {[](TrainConfig& c) { c.test_subset = -1; }, "test_subset", "train: test_subset must be >= 0, got -1"},
+      {[](TrainConfig& c) { c.bn_recalibrate = -2; }, "bn_recalibrate", "train: bn_recalibrate must be >= 0"},
   };
   for (const Bad& bad : cases) {
     TrainConfig config;
     bad.change(config);
     INFO(bad.message);
-    CHECK_THAT(message_of<ValueError>([&] { validate(config); }), StartsWith(bad.message));
+    auto [field, message] = config_error_of([&] { validate(config); });
+    CHECK(field == bad.field);
+    CHECK_THAT(message, StartsWith(bad.message));
   }
+  CHECK(config_error_of([] { parse_optimizer("lion"); }).second == "train: optimizer must be sgd or adamw, got \"lion\"");
+  CHECK_THAT(config_error_of([] { parse_schedule("step"); }).second,
+             StartsWith("train: schedule must be constant, multistep or cosine"));
+  CHECK(config_error_of([] { parse_device_request("tpu"); }).first == "device");
 }
 
-TEST_CASE("run_training rejects a bad model, dataset, device or subset before training", "[train][cli]") {
+TEST_CASE("run rejects a bad model, dataset, device or subset before training", "[train][config]") {
   TrainConfig config;
-  config.device = "cpu";
+  config.device = DeviceRequest::cpu;
   config.out_dir =
       (std::filesystem::temp_directory_path() / ("engram_test_train_program_" + std::to_string(getpid()))).string();
-  TrainHooks quiet;
+  RunHooks quiet;
   quiet.log = nullptr;
+  BaselineStrategy resnet20("resnet20");
 
+  BaselineStrategy typo("resnet21");
+  auto [field, message] = config_error_of([&] { run(config, typo, quiet); });
+  CHECK(field == "model");
+  CHECK_THAT(message, StartsWith("train: model \"resnet21\" is not in the model zoo") && Contains("resnet20"));
   TrainConfig c = config;
-  c.model = "resnet21";
-  CHECK_THAT(message_of<ValueError>([&] { run_training(c, quiet); }),
-             StartsWith("train: --model \"resnet21\" is not in the model zoo") && Contains("resnet20"));
-  c = config;
   c.dataset = "imagenet";
-  CHECK_THAT(message_of<ValueError>([&] { run_training(c, quiet); }), Contains("imagenet") && Contains("cifar100"));
-  c = config;
-  c.device = "tpu";
-  CHECK_THAT(message_of<ValueError>([&] { run_training(c, quiet); }),
-             StartsWith("train: --device must be auto, cpu or cuda"));
+  CHECK_THAT(message_of<ValueError>([&] { run(c, resnet20, quiet); }), Contains("imagenet") && Contains("cifar100"));
   c = config;
   c.dataset = "cifar10";
   c.data_dir = config.out_dir + "/no-cifar-here";
-  CHECK_THROWS_AS(run_training(c, quiet), IOError);  // the reader names the missing file
+  CHECK_THROWS_AS(run(c, resnet20, quiet), IOError);  // the reader names the missing file
   c = config;
   c.subset = 60001;
-  CHECK_THAT(message_of<ValueError>([&] { run_training(c, quiet); }),
-             StartsWith("train: --subset 60001 exceeds the 60000 training images"));
+  std::tie(field, message) = config_error_of([&] { run(c, resnet20, quiet); });
+  CHECK(field == "subset");
+  CHECK_THAT(message, StartsWith("train: subset must be at most the 60000 training images of fashion-mnist, got 60001"));
   c = config;
   c.subset = 100;
-  CHECK_THAT(message_of<ValueError>([&] { run_training(c, quiet); }),
-             StartsWith("train: --batch 128 is larger than the 100 training images"));
+  std::tie(field, message) = config_error_of([&] { run(c, resnet20, quiet); });
+  CHECK(field == "batch");
+  CHECK_THAT(message, StartsWith("train: batch must be at most the 100 training images, got 128"));
+  CHECK_FALSE(std::filesystem::exists(config.out_dir));  // nothing was written
   std::filesystem::remove_all(config.out_dir);
 }
 
-TEST_CASE("devices and default data folders", "[train][cli]") {
-  CHECK(resolve_device("cpu", "train") == Device::cpu());
-  CHECK(resolve_device("auto", "train") == (cuda_available() ? Device::cuda() : Device::cpu()));
+TEST_CASE("devices and default data folders", "[train][config]") {
+  CHECK(resolve_device(DeviceRequest::cpu, "train") == Device::cpu());
+  CHECK(resolve_device(DeviceRequest::automatic, "train") == (cuda_available() ? Device::cuda() : Device::cpu()));
   if (!cuda_available())
-    CHECK_THAT(message_of<DeviceError>([&] { resolve_device("cuda", "train"); }), StartsWith("train: --device cuda"));
+    CHECK_THAT(message_of<DeviceError>([&] { resolve_device(DeviceRequest::cuda, "train"); }),
+               StartsWith("train: device cuda"));
+  CHECK(parse_device_request("auto") == DeviceRequest::automatic);
+  CHECK(parse_device_request("cuda") == DeviceRequest::cuda);
   CHECK(data::default_data_dir("fashion-mnist") == data::default_fashion_mnist_dir());
   CHECK(data::default_data_dir("cifar10") == "datasets/cifar-10-batches-bin");
   CHECK(data::default_data_dir("cifar100") == "datasets/cifar-100-binary");
   CHECK(data::default_data_dir("tiny-imagenet") == "datasets/tiny-imagenet-200");
+  CHECK(data::dataset_spec("cifar10").default_dir == "datasets/cifar-10-batches-bin");
   CHECK_THROWS_AS(data::default_data_dir("svhn"), ValueError);
-}
-
-TEST_CASE("the command line exits 0 for --help and 1 for bad flags", "[train][cli]") {
-  CHECK(call_main({"train", "--help"}) == 0);
-  CHECK(call_main({"train", "--no-such-flag"}) == 1);
-  CHECK(call_main({"train", "--epochs", "three"}) == 1);
-  CHECK(call_main({"train", "--lr", "-1"}) == 1);              // an engram ValueError from validate
-  CHECK(call_main({"train", "--optimizer", "rmsprop"}) == 1);  // likewise
-}
-
-TEST_CASE("presets carry the usual recipes", "[train][cli]") {
-  TrainConfig plain = default_preset().defaults, cifar = cifar_preset().defaults,
-              tiny = tiny_imagenet_preset().defaults;
-  CHECK(plain.dataset == "fashion-mnist");
-  CHECK(plain.model == "resnet20");
-  CHECK(cifar.dataset == "cifar10");
-  CHECK(tiny.dataset == "tiny-imagenet");
-  for (const TrainConfig& c : {cifar, tiny}) {
-    CHECK(c.model == "resnet18");
-    CHECK(c.epochs == 200);
-    CHECK(c.batch == 128);
-    CHECK(c.optimizer == "sgd");
-    CHECK(c.lr == 0.1);
-    CHECK(c.momentum == 0.9);
-    CHECK(c.weight_decay == 5e-4);
-    CHECK(c.schedule == "cosine");
-    CHECK_NOTHROW(validate(c));
-  }
 }
 
 TEST_CASE("progress lines and durations", "[train][progress]") {
@@ -205,17 +205,17 @@ TEST_CASE("metrics files: CSV rows, JSON summary, SVG curves", "[train][metrics]
         "2,0.500000,82.0000,0.550000,84.0000,,0.05,11.000\n"
         "3,0.400000,86.0000,0.500000,83.0000,,0.01,12.500\n");
   std::vector<EpochMetrics> recalibrated = history;
-  recalibrated[0].test_accuracy_bn_recal = 75.25;
+  recalibrated[0].student.test_accuracy_bn_recal = 75.25;
   CHECK(metrics_csv(recalibrated).find("\n1,0.900000,70.0000,0.800000,72.5000,75.2500,0.1,10.000\n") !=
         std::string::npos);
-  CHECK(epoch_metrics_from_json(metrics_json(recalibrated)["epochs"][0]).test_accuracy_bn_recal == 75.25);
-  CHECK(std::isnan(epoch_metrics_from_json(metrics_json(recalibrated)["epochs"][1]).test_accuracy_bn_recal));
+  CHECK(epoch_metrics_from_json(metrics_json(recalibrated)["epochs"][0]).student.test_accuracy_bn_recal == 75.25);
+  CHECK(std::isnan(epoch_metrics_from_json(metrics_json(recalibrated)["epochs"][1]).student.test_accuracy_bn_recal));
   nlohmann::ordered_json json = metrics_json(history);
   CHECK(json["best_epoch"] == 2);
   CHECK(json["best_test_acc"] == 84.0);
   CHECK(json["last_test_acc"] == 83.0);
   REQUIRE(json["epochs"].size() == 3);
-  CHECK(epoch_metrics_from_json(json["epochs"][2]).test_accuracy == 83.0);
+  CHECK(epoch_metrics_from_json(json["epochs"][2]).student.test_accuracy == 83.0);
   CHECK(epoch_metrics_from_json(json["epochs"][2]).seconds == 12.5);
 
   std::string svg = metrics_svg(history, "resnet <20> & co");

@@ -1,4 +1,4 @@
-// nn::bn_recalibrate on CUDA: the same model and batches recalibrated on the
+// train::bn_recalibrate on CUDA: the same model and batches recalibrated on the
 // CPU and on CUDA give the same running statistics; on CUDA the parameters are
 // untouched and the saved BN state restores bitwise.
 #include <catch2/catch.hpp>
@@ -6,8 +6,8 @@
 #include <cstring>
 
 #include "core/random.h"
-#include "nn/bn_recalibrate.h"
-#include "nn/evaluate.h"
+#include "train/bn_recalibrate.h"
+#include "train/evaluate.h"
 #include "nn/models.h"
 #include "tests/cases/batch.h"
 
@@ -37,7 +37,7 @@ struct OnDevice {
     model->eval();
   }
   void recalibrate(int64_t batches) {
-    nn::bn_recalibrate(
+    train::bn_recalibrate(
         *model, loader, batches, [&](const Tensor& x) { model->forward(x); }, /*epoch=*/1);
   }
 };
@@ -45,7 +45,7 @@ struct OnDevice {
 nn::NamedTensors stale_state() {
   manual_seed(5);
   auto model = nn::make_model("resnet8", 2, 4);
-  for (nn::BatchNorm2d* bn : nn::batch_norm_layers(*model)) {
+  for (nn::BatchNorm2d* bn : train::batch_norm_layers(*model)) {
     bn->running_mean.fill_(2.0);
     bn->running_var.fill_(5.0);
   }
@@ -61,8 +61,8 @@ TEST_CASE("on CUDA recalibrated running statistics equal the CPU's", "[bn_recali
   cpu.recalibrate(K);
   gpu.recalibrate(K);
 
-  std::vector<nn::BatchNorm2d*> cpu_layers = nn::batch_norm_layers(*cpu.model);
-  std::vector<nn::BatchNorm2d*> gpu_layers = nn::batch_norm_layers(*gpu.model);
+  std::vector<nn::BatchNorm2d*> cpu_layers = train::batch_norm_layers(*cpu.model);
+  std::vector<nn::BatchNorm2d*> gpu_layers = train::batch_norm_layers(*gpu.model);
   REQUIRE(gpu_layers.size() == 9);
   REQUIRE(cpu_layers.size() == gpu_layers.size());
   for (size_t l = 0; l < gpu_layers.size(); ++l) {
@@ -94,9 +94,9 @@ TEST_CASE("on CUDA recalibrated running statistics equal the CPU's", "[bn_recali
 
 TEST_CASE("on CUDA the saved BN state restores bitwise and recalibration repeats", "[bn_recalibrate][cuda]") {
   OnDevice gpu(Device::cuda(), stale_state());
-  nn::BatchNorm2d* stem = nn::batch_norm_layers(*gpu.model).front();
+  nn::BatchNorm2d* stem = train::batch_norm_layers(*gpu.model).front();
   std::vector<uint8_t> stale = bytes_of(stem->running_var);
-  nn::BatchNormState saved(*gpu.model);
+  train::BatchNormState saved(*gpu.model);
   gpu.recalibrate(3);
   std::vector<uint8_t> first = bytes_of(stem->running_var);
   CHECK(first != stale);

@@ -12,25 +12,25 @@ using namespace engram::distill;
 
 namespace {
 
-KdRunConfig small_run(Mode mode, double s, const std::string& device) {
+KdRunConfig small_run(Mode mode, double s, DeviceRequest device) {
   KdRunConfig c;
   c.mode = mode;
   c.s = s;
   c.teacher_model = "resnet8";
   c.student_model = "resnet8";
-  c.epochs = 2;
-  c.batch = 8;  // 4 steps an epoch; small, because on the host runtime every kernel runs on the CPU
-  c.eval_batch = 16;
-  c.subset = 32;
-  c.test_subset = 16;
-  c.device = device;
-  c.seed = 7;
-  c.bn_recalibrate = 2;
+  c.train.epochs = 2;
+  c.train.batch = 8;  // 4 steps an epoch; small, because on the host runtime every kernel runs on the CPU
+  c.train.eval_batch = 16;
+  c.train.subset = 32;
+  c.train.test_subset = 16;
+  c.train.device = device;
+  c.train.seed = 7;
+  c.train.bn_recalibrate = 2;
   return c;
 }
 
-KdHooks quiet() {
-  KdHooks hooks;
+train::RunHooks quiet() {
+  train::RunHooks hooks;
   hooks.log = nullptr;
   return hooks;
 }
@@ -47,29 +47,29 @@ std::vector<uint8_t> bytes_of(const Tensor& t) {
 TEST_CASE("on CUDA a replayed batch is bitwise the batch the teacher saw", "[distill][cuda]") {
   std::map<std::pair<uint64_t, int64_t>, std::vector<uint8_t>> teacher_images;
   int64_t compared = 0, mismatches = 0;
-  KdHooks hooks = quiet();
-  hooks.on_event = [&](const KdEvent& e) {
+  train::RunHooks hooks = quiet();
+  hooks.on_step = [&](const train::StepEvent& e) {
     CHECK(e.data->images.device().is_cuda());
     auto key = std::make_pair(e.batch.epoch, e.batch.step);
-    if (e.kind == EventKind::teacher_step) {
+    if (e.role == train::Role::teacher) {
       teacher_images[key] = bytes_of(e.data->images);
     } else {
       ++compared;
       if (teacher_images.at(key) != bytes_of(e.data->images)) ++mismatches;
     }
   };
-  run_kd(small_run(Mode::spaced, 1.5, "cuda"), hooks);
+  run_kd(small_run(Mode::spaced, 1.5, DeviceRequest::cuda), hooks);
   CHECK(compared == 8);
   CHECK(mismatches == 0);
 }
 
 TEST_CASE("on CUDA spaced KD with s = 0 equals online KD, and follows the CPU run", "[distill][cuda]") {
-  KdRunResult online = run_kd(small_run(Mode::online, 0.0, "cuda"), quiet());
-  KdRunResult spaced = run_kd(small_run(Mode::spaced, 0.0, "cuda"), quiet());
+  train::RunResult online = run_kd(small_run(Mode::online, 0.0, DeviceRequest::cuda), quiet());
+  train::RunResult spaced = run_kd(small_run(Mode::spaced, 0.0, DeviceRequest::cuda), quiet());
   CHECK(online.student_step_losses == spaced.student_step_losses);
   CHECK(online.teacher_step_losses == spaced.teacher_step_losses);
 
-  KdRunResult cpu = run_kd(small_run(Mode::online, 0.0, "cpu"), quiet());
+  train::RunResult cpu = run_kd(small_run(Mode::online, 0.0, DeviceRequest::cpu), quiet());
   REQUIRE(cpu.student_step_losses.size() == online.student_step_losses.size());
   // Different summation orders drift apart slowly over 8 SGD steps.
   for (size_t i = 0; i < cpu.student_step_losses.size(); ++i) {
@@ -77,11 +77,11 @@ TEST_CASE("on CUDA spaced KD with s = 0 equals online KD, and follows the CPU ru
     CHECK(online.teacher_step_losses[i] == Approx(cpu.teacher_step_losses[i]).epsilon(2e-2));
   }
   CHECK(online.host_reads_per_epoch == 10);
-  for (const KdEpochMetrics& m : online.history) CHECK(std::isfinite(m.student_recalibrated_accuracy));
+  for (const train::EpochMetrics& m : online.history) CHECK(std::isfinite(m.student.test_accuracy_bn_recal));
 }
 
 TEST_CASE("on CUDA the self modes run", "[distill][cuda]") {
-  KdRunResult result = run_kd(small_run(Mode::spaced_self, 0.5, "cuda"), quiet());
+  train::RunResult result = run_kd(small_run(Mode::spaced_self, 0.5, DeviceRequest::cuda), quiet());
   CHECK(result.student_step_losses.size() == 8);
   for (float v : result.student_step_losses) CHECK(std::isfinite(v));
 }

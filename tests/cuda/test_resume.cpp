@@ -1,4 +1,4 @@
-// Resuming a CUDA training run (examples/trainer.h): interrupted after epoch 1
+// Resuming a CUDA training run (train/run.h, plain training): interrupted after epoch 1
 // and resumed from last.safetensors, it repeats the uninterrupted run's
 // epoch-2 step losses bitwise and ends with the same checkpoint bytes. The
 // CUDA kernels are deterministic, so bitwise is the claim.
@@ -16,7 +16,7 @@ using namespace engram::train;
 namespace {
 
 // 64 images, 2 epochs of 4 steps: small, because on the host runtime every kernel runs on the CPU.
-TrainConfig small_config(const std::string& out_dir) { return testing::resume_config("cuda", out_dir, 64, 16, 32); }
+TrainConfig small_config(const std::string& out_dir) { return testing::resume_config(DeviceRequest::cuda, out_dir, 64, 16, 32); }
 
 std::vector<std::vector<float>> run(const TrainConfig& config, int64_t stop_after_epoch = 0) {
   return testing::run_recorded(config, stop_after_epoch).step_losses;

@@ -25,33 +25,33 @@ KdRunConfig small_run(Mode mode, double s) {
   c.s = s;
   c.teacher_model = "resnet8";
   c.student_model = "resnet8";
-  c.epochs = 2;  // epoch 0 warms the pool up; epoch 1 is measured
-  c.batch = 8;
-  c.eval_batch = 16;
-  c.subset = 24;  // 3 steps an epoch; small, because on the host runtime every kernel runs on the CPU
-  c.test_subset = 16;
-  c.device = "cuda";
-  c.seed = 3;
+  c.train.epochs = 2;  // epoch 0 warms the pool up; epoch 1 is measured
+  c.train.batch = 8;
+  c.train.eval_batch = 16;
+  c.train.subset = 24;  // 3 steps an epoch; small, because on the host runtime every kernel runs on the CPU
+  c.train.test_subset = 16;
+  c.train.device = DeviceRequest::cuda;
+  c.train.seed = 3;
   return c;
 }
 
 struct Snapshot {
-  EventKind kind;
+  train::Role role;
   int64_t epoch;
   cuda::Counters counts;
 };
 
 // Counters at every teacher and student step of a run.
 // The last snapshot is taken after the run returned.
-std::vector<Snapshot> record_steps(const KdRunConfig& config, KdRunResult& result) {
+std::vector<Snapshot> record_steps(const KdRunConfig& config, train::RunResult& result) {
   std::vector<Snapshot> snapshots;
-  KdHooks hooks;
+  train::RunHooks hooks;
   hooks.log = nullptr;
-  hooks.on_event = [&](const KdEvent& e) {
-    snapshots.push_back({e.kind, static_cast<int64_t>(e.batch.epoch), cuda::counters()});
+  hooks.on_step = [&](const train::StepEvent& e) {
+    snapshots.push_back({e.role, static_cast<int64_t>(e.batch.epoch), cuda::counters()});
   };
   result = run_kd(config, hooks);
-  snapshots.push_back({EventKind::teacher_step, -1, cuda::counters()});
+  snapshots.push_back({train::Role::teacher, -1, cuda::counters()});
   return snapshots;
 }
 
@@ -77,7 +77,9 @@ TEST_CASE("a plain SGD step on CUDA performs no host sync and no pool growth aft
   auto model = nn::make_model("resnet8", 1, 10);
   model->to(Device::cuda());
   model->train();
-  optim::SGD sgd(model->parameters(), SgdConfig{0.05, 0.9, 0.0, 5e-4, false});
+  SgdConfig config;
+  config.lr = 0.05, config.momentum = 0.9, config.weight_decay = 5e-4;
+  optim::SGD sgd(model->parameters(), config);
   Generator gen(2);
   Tensor x = random::normal({4, 1, 28, 28}, 0, 1, gen).to(Device::cuda());
   Tensor y = random::randint({4}, 0, 10, gen).to(Device::cuda());
@@ -100,7 +102,7 @@ TEST_CASE("a plain SGD step on CUDA performs no host sync and no pool growth aft
 
 TEST_CASE("online KD steps on CUDA stay on the device; an epoch reads it as often as run_kd reports",
           "[cuda][counters][distill]") {
-  KdRunResult result;
+  train::RunResult result;
   std::vector<Snapshot> steps = record_steps(small_run(Mode::online, 0.0), result);
   check_steps_stay_on_device(steps, "online");
   // From the first step of the last epoch to the run's return: one epoch end
@@ -113,10 +115,10 @@ TEST_CASE("online KD steps on CUDA stay on the device; an epoch reads it as ofte
 }
 
 TEST_CASE("Spaced KD teacher steps and replayed student steps on CUDA stay on the device", "[cuda][counters][distill]") {
-  KdRunResult result;
+  train::RunResult result;
   std::vector<Snapshot> steps = record_steps(small_run(Mode::spaced, 0.5), result);
   int replays = 0;
-  for (const Snapshot& s : steps) replays += s.kind == EventKind::student_step;
+  for (const Snapshot& s : steps) replays += s.role == train::Role::student;
   CHECK(replays == 6);
   check_steps_stay_on_device(steps, "spaced");
 }

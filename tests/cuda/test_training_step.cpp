@@ -22,7 +22,9 @@ Run train_steps(const std::string& model_name, Device device, const nn::NamedTen
   model->load_state_dict(initial);
   model->to(device);
   model->train();
-  optim::SGD sgd(model->parameters(), SgdConfig{0.05, 0.9, 0.0, 5e-4, false});
+  SgdConfig config;
+  config.lr = 0.05, config.momentum = 0.9, config.weight_decay = 5e-4;
+  optim::SGD sgd(model->parameters(), config);
   Generator gen(99);
   Run run;
   for (int step = 0; step < steps; ++step) {

@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "examples/trainer.h"
+#include "train/baseline.h"
+#include "train/run.h"
 
 namespace engram::testing {
 
@@ -22,11 +23,10 @@ inline std::string fresh_run_dir(const std::string& name) {
 }
 
 // Two epochs of subset / batch steps on the first `subset` Fashion-MNIST images.
-inline train::TrainConfig resume_config(const std::string& device, const std::string& out_dir, int64_t subset,
+inline train::TrainConfig resume_config(DeviceRequest device, const std::string& out_dir, int64_t subset,
                                         int64_t batch, int64_t test_subset) {
   train::TrainConfig config;
   config.dataset = "fashion-mnist";
-  config.model = "tiny-resnet";
   config.subset = subset;
   config.test_subset = test_subset;
   config.eval_batch = test_subset;
@@ -42,20 +42,27 @@ inline train::TrainConfig resume_config(const std::string& device, const std::st
 
 struct RecordedRun {
   std::vector<std::vector<float>> step_losses;  // per epoch trained by this call
-  train::TrainSummary summary;
+  train::RunResult summary;
 };
 
 inline RecordedRun run_recorded(const train::TrainConfig& config, int64_t stop_after_epoch = 0) {
   RecordedRun recorded;
-  train::TrainHooks hooks;
-  hooks.make_model = [](int64_t in_channels, int64_t num_classes) -> std::shared_ptr<nn::Classifier> {
+  train::BaselineStrategy strategy("tiny-resnet", 0, [](int64_t in_channels, int64_t num_classes) {
     return std::make_shared<nn::ResNet>(nn::ResNet::Block::basic, std::vector<int64_t>{1, 1, 1},
                                         std::vector<int64_t>{8, 16, 32}, in_channels, num_classes);
-  };
+  });
+  train::RunHooks hooks;
   hooks.stop_after_epoch = stop_after_epoch;
   hooks.log = nullptr;
-  hooks.on_epoch_end = [&](const train::EpochResult& result) { recorded.step_losses.push_back(result.step_losses); };
-  recorded.summary = run_training(config, hooks);
+  recorded.summary = train::run(config, strategy, hooks);
+  // The run's step losses, split into its epochs.
+  const std::vector<float>& losses = recorded.summary.student_step_losses;
+  const size_t epochs = recorded.summary.history.size() - static_cast<size_t>(recorded.summary.first_epoch);
+  for (size_t e = 0; e < epochs; ++e) {
+    const size_t per_epoch = losses.size() / epochs;
+    recorded.step_losses.emplace_back(losses.begin() + static_cast<std::ptrdiff_t>(e * per_epoch),
+                                      losses.begin() + static_cast<std::ptrdiff_t>((e + 1) * per_epoch));
+  }
   return recorded;
 }
 

@@ -1,44 +1,44 @@
-#include "nn/bn_recalibrate.h"
+#include "train/bn_recalibrate.h"
 
 #include "core/autograd.h"
 #include "core/error.h"
 
-namespace engram::nn {
+namespace engram::train {
 
 namespace {
-void collect(Module& module, std::vector<BatchNorm2d*>& out) {
-  if (auto* bn = dynamic_cast<BatchNorm2d*>(&module)) out.push_back(bn);
+void collect(nn::Module& module, std::vector<nn::BatchNorm2d*>& out) {
+  if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(&module)) out.push_back(bn);
   for (auto& child : module.children()) collect(*child.second, out);
 }
 }  // namespace
 
-std::vector<BatchNorm2d*> batch_norm_layers(Module& model) {
-  std::vector<BatchNorm2d*> out;
+std::vector<nn::BatchNorm2d*> batch_norm_layers(nn::Module& model) {
+  std::vector<nn::BatchNorm2d*> out;
   collect(model, out);
   return out;
 }
 
-void bn_recalibrate(Module& model, data::Loader& loader, int64_t batches,
+void bn_recalibrate(nn::Module& model, data::Loader& loader, int64_t batches,
                     const std::function<void(const Tensor& images)>& forward, uint64_t epoch) {
   ENGRAM_CHECK(batches >= 1, ValueError, "bn_recalibrate",
                "the number of batches must be >= 1, got " + std::to_string(batches));
-  std::vector<BatchNorm2d*> layers = batch_norm_layers(model);
+  std::vector<nn::BatchNorm2d*> layers = batch_norm_layers(model);
   std::vector<double> momentum;
-  for (BatchNorm2d* bn : layers) momentum.push_back(bn->momentum);
+  for (nn::BatchNorm2d* bn : layers) momentum.push_back(bn->momentum);
   const bool was_training = model.is_training();
   NoGradGuard no_grad;
   model.train();
   const int64_t steps = loader.steps_per_epoch();
   for (int64_t k = 0; k < batches; ++k) {
-    for (BatchNorm2d* bn : layers) bn->momentum = 1.0 / static_cast<double>(k + 1);
+    for (nn::BatchNorm2d* bn : layers) bn->momentum = 1.0 / static_cast<double>(k + 1);
     forward(loader.batch(epoch + static_cast<uint64_t>(k / steps), k % steps).images);
   }
   for (size_t i = 0; i < layers.size(); ++i) layers[i]->momentum = momentum[i];
   model.train(was_training);
 }
 
-BatchNormState::BatchNormState(Module& model) {
-  for (BatchNorm2d* bn : batch_norm_layers(model))
+BatchNormState::BatchNormState(nn::Module& model) {
+  for (nn::BatchNorm2d* bn : batch_norm_layers(model))
     saved_.push_back({bn, bn->running_mean.clone(), bn->running_var.clone(), bn->num_batches_tracked});
 }
 
@@ -50,4 +50,4 @@ void BatchNormState::restore() const {
   }
 }
 
-}  // namespace engram::nn
+}  // namespace engram::train

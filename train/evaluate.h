@@ -7,7 +7,7 @@
 #include "data/loader.h"
 #include "nn/module.h"
 
-namespace engram::nn {
+namespace engram::train {
 
 struct Evaluation {
   double loss = 0;      // mean cross-entropy over the samples
@@ -16,6 +16,6 @@ struct Evaluation {
 
 // Runs `logits_of(images)` on every batch with no gradient, `model` in eval
 // mode (its previous mode is restored afterwards).
-Evaluation evaluate(Module& model, data::Loader& loader, const std::function<Tensor(const Tensor&)>& logits_of);
+Evaluation evaluate(nn::Module& model, data::Loader& loader, const std::function<Tensor(const Tensor&)>& logits_of);
 
-}  // namespace engram::nn
+}  // namespace engram::train

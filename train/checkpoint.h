@@ -15,13 +15,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
+
 #include "nn/module.h"
 #include "optim/optimizer.h"
 
-namespace engram::nn {
+namespace engram::train {
 
 struct CheckpointParts {
-  std::vector<std::pair<std::string, Module*>> modules;                 // prefix ("" allowed once), module
+  std::vector<std::pair<std::string, nn::Module*>> modules;                 // prefix ("" allowed once), module
   std::vector<std::pair<std::string, optim::Optimizer*>> optimizers;    // prefix (non-empty), optimizer
 };
 
@@ -31,4 +33,17 @@ void save_checkpoint(const std::string& path, const CheckpointParts& parts, cons
 // ValueError naming them) and returns the JSON state block.
 nlohmann::json load_checkpoint(const std::string& path, const CheckpointParts& parts);
 
-}  // namespace engram::nn
+// state[key] as a T; IOError naming the key and the file when it is missing or of another type.
+template <typename T>
+T json_value(const nlohmann::json& state, const std::string& key, const std::string& file) {
+  if (!state.is_object() || !state.contains(key))
+    throw IOError("checkpoint " + file + ": the state has no key \"" + key + "\"");
+  try {
+    return state.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw IOError("checkpoint " + file + ": key \"" + key + "\" holds " + state.at(key).dump() +
+                  ", which is not of the expected type");
+  }
+}
+
+}  // namespace engram::train

@@ -1,11 +1,11 @@
-#include "nn/checkpoint.h"
+#include "train/checkpoint.h"
 
 #include <map>
 #include <set>
 
 #include "nn/safetensors.h"
 
-namespace engram::nn {
+namespace engram::train {
 
 namespace {
 
@@ -39,11 +39,11 @@ void check_parts(const char* op, const CheckpointParts& parts) {
 // belongs to the longest prefix it starts with ("teacher." before ""); names
 // that match no part are returned as unexpected.
 struct Partition {
-  std::map<std::string, NamedTensors> by_prefix;
+  std::map<std::string, nn::NamedTensors> by_prefix;
   std::vector<std::string> unexpected;
 };
 
-Partition partition(const NamedTensors& stored, const CheckpointParts& parts) {
+Partition partition(const nn::NamedTensors& stored, const CheckpointParts& parts) {
   std::vector<std::string> prefixes;
   for (const auto& part : parts.modules) prefixes.push_back(part.first);
   for (const auto& part : parts.optimizers) prefixes.push_back(part.first);
@@ -73,9 +73,9 @@ struct Problems {
 };
 
 // Compares a module's state dict with its stored entries: names, shapes, dtypes.
-void check_module_entries(const std::string& prefix, const Module& module, const NamedTensors& stored,
+void check_module_entries(const std::string& prefix, const nn::Module& module, const nn::NamedTensors& stored,
                           Problems& problems) {
-  const NamedTensors state = module.state_dict();
+  const nn::NamedTensors state = module.state_dict();
   std::map<std::string, Tensor> expected(state.begin(), state.end());
   std::set<std::string> seen;
   for (const auto& [name, value] : stored) {
@@ -97,7 +97,7 @@ void check_module_entries(const std::string& prefix, const Module& module, const
     if (!seen.count(name)) problems.missing.push_back(qualified(prefix, name));
 }
 
-std::set<std::string> names_of(const NamedTensors& tensors) {
+std::set<std::string> names_of(const nn::NamedTensors& tensors) {
   std::set<std::string> out;
   for (const auto& entry : tensors) out.insert(entry.first);
   return out;
@@ -107,14 +107,14 @@ std::set<std::string> names_of(const NamedTensors& tensors) {
 
 void save_checkpoint(const std::string& path, const CheckpointParts& parts, const nlohmann::json& state) {
   check_parts("save_checkpoint", parts);
-  NamedTensors tensors;
+  nn::NamedTensors tensors;
   for (const auto& [prefix, module] : parts.modules)
     for (const auto& [name, tensor] : module->state_dict()) tensors.emplace_back(qualified(prefix, name), tensor);
   for (const auto& [prefix, optimizer] : parts.optimizers)
     for (const auto& [name, tensor] : optimizer->state()) tensors.emplace_back(qualified(prefix, name), tensor);
   std::map<std::string, std::string> metadata{{"format", kFormat}, {"engram", state.dump()}};
   try {
-    save_safetensors(path, tensors, metadata);
+    nn::save_safetensors(path, tensors, metadata);
   } catch (const IOError& e) {
     throw IOError(std::string("save_checkpoint: ") + e.what());
   } catch (const ValueError& e) {
@@ -124,9 +124,9 @@ void save_checkpoint(const std::string& path, const CheckpointParts& parts, cons
 
 nlohmann::json load_checkpoint(const std::string& path, const CheckpointParts& parts) {
   check_parts("load_checkpoint", parts);
-  SafetensorsFile file;
+  nn::SafetensorsFile file;
   try {
-    file = load_safetensors(path);
+    file = nn::load_safetensors(path);
   } catch (const IOError& e) {
     throw IOError(std::string("load_checkpoint: ") + e.what());
   }
@@ -167,7 +167,7 @@ nlohmann::json load_checkpoint(const std::string& path, const CheckpointParts& p
   ENGRAM_CHECK(problems.wrong_dtype.empty(), DTypeError, "load_checkpoint", path + ": " + problems.wrong_dtype);
 
   for (const auto& [prefix, optimizer] : parts.optimizers) {
-    const NamedTensors& entries = stored.by_prefix[prefix];
+    const nn::NamedTensors& entries = stored.by_prefix[prefix];
     try {
       optimizer->load_state(entries);
     } catch (const ShapeError& e) {
@@ -185,4 +185,4 @@ nlohmann::json load_checkpoint(const std::string& path, const CheckpointParts& p
   return state;
 }
 
-}  // namespace engram::nn
+}  // namespace engram::train

@@ -10,20 +10,31 @@
 
 namespace engram::train {
 
-struct EpochMetrics {
-  int64_t epoch = 0;  // 1-based
-  double train_loss = 0, train_accuracy = 0;
-  double test_loss = 0, test_accuracy = 0;
-  double lr = 0;       // the learning rate of the epoch's first step
-  double seconds = 0;  // training and evaluation wall time
-  double test_accuracy_bn_recal = NAN;  // after BN recalibration (--bn-recalibrate); NaN: not measured
+// One model's figures for one epoch; NaN where nothing was measured (no
+// step of that model in the epoch, no teacher, no BN recalibration).
+struct ModelMetrics {
+  double train_loss = NAN, train_accuracy = NAN;  // means over the epoch's steps
+  double test_loss = NAN, test_accuracy = NAN;
+  double test_accuracy_bn_recal = NAN;  // after BN recalibration (bn_recalibrate > 0)
+  int64_t steps = 0;                    // steps this model took in the epoch
 };
 
-// The checkpoint's form of one epoch (the same keys as metrics.json).
+struct EpochMetrics {
+  int64_t epoch = 0;   // 1-based
+  double lr = 0;       // the learning rate of the epoch's first step
+  ModelMetrics student;  // the model being trained: a plain run's only model
+  ModelMetrics teacher;  // a KD run's teacher; in spaced-self the deepest exit
+  double seconds = 0;  // training and evaluation wall time
+  bool has_teacher() const { return teacher.steps > 0 || !std::isnan(teacher.test_accuracy); }
+};
+
+// The checkpoint's form of one epoch (the keys of metrics.json; the teacher's
+// prefixed teacher_ and present only when there is one; NaN as null).
+// epoch_metrics_from_json throws IOError naming a missing or ill-typed key.
 nlohmann::json to_json(const EpochMetrics& m);
 EpochMetrics epoch_metrics_from_json(const nlohmann::json& j);
 
-// The epoch with the highest test accuracy (the first one on ties); history must not be empty.
+// The epoch with the student's highest test accuracy (the first one on ties); history must not be empty.
 const EpochMetrics& best_epoch(const std::vector<EpochMetrics>& history);
 
 std::string metrics_csv(const std::vector<EpochMetrics>& history);

@@ -1,4 +1,4 @@
-#include "examples/metrics.h"
+#include "train/metrics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,31 +13,79 @@
 namespace engram::train {
 
 namespace {
-nlohmann::json number_or_null(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
-}  // namespace
 
-nlohmann::json to_json(const EpochMetrics& m) {
-  return {{"epoch", m.epoch},
-          {"train_loss", m.train_loss},
-          {"train_acc", m.train_accuracy},
-          {"test_loss", m.test_loss},
-          {"test_acc", m.test_accuracy},
-          {"test_acc_bn_recal", number_or_null(m.test_accuracy_bn_recal)},
-          {"lr", m.lr},
-          {"seconds", m.seconds}};
+nlohmann::json number_or_null(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+
+template <typename Json>
+void put_model(Json& j, const std::string& prefix, const ModelMetrics& m) {
+  j[prefix + "train_loss"] = number_or_null(m.train_loss);
+  j[prefix + "train_acc"] = number_or_null(m.train_accuracy);
+  j[prefix + "test_loss"] = number_or_null(m.test_loss);
+  j[prefix + "test_acc"] = number_or_null(m.test_accuracy);
+  j[prefix + "test_acc_bn_recal"] = number_or_null(m.test_accuracy_bn_recal);
+  j[prefix + "steps"] = m.steps;
 }
 
+template <typename Json>
+Json epoch_json(const EpochMetrics& m) {
+  Json j;
+  j["epoch"] = m.epoch;
+  put_model(j, "", m.student);
+  if (m.has_teacher()) put_model(j, "teacher_", m.teacher);
+  j["lr"] = m.lr;
+  j["seconds"] = m.seconds;
+  return j;
+}
+
+double number_at(const nlohmann::json& j, const std::string& key) {
+  ENGRAM_CHECK(j.contains(key), IOError, "epoch metrics", "key \"" + key + "\" is missing");
+  const nlohmann::json& v = j.at(key);
+  ENGRAM_CHECK(v.is_null() || v.is_number(), IOError, "epoch metrics",
+               "key \"" + key + "\" must be a number or null, got " + v.dump());
+  return v.is_null() ? NAN : v.get<double>();
+}
+
+ModelMetrics model_from_json(const nlohmann::json& j, const std::string& prefix) {
+  ModelMetrics m;
+  m.train_loss = number_at(j, prefix + "train_loss");
+  m.train_accuracy = number_at(j, prefix + "train_acc");
+  m.test_loss = number_at(j, prefix + "test_loss");
+  m.test_accuracy = number_at(j, prefix + "test_acc");
+  m.test_accuracy_bn_recal = number_at(j, prefix + "test_acc_bn_recal");
+  m.steps = static_cast<int64_t>(number_at(j, prefix + "steps"));
+  return m;
+}
+
+std::string csv_number(double v, const char* format) {
+  char buf[32] = "";  // empty when not measured
+  if (!std::isnan(v)) std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
+std::string csv_model(const ModelMetrics& m) {
+  return csv_number(m.train_loss, "%.6f") + "," + csv_number(m.train_accuracy, "%.4f") + "," +
+         csv_number(m.test_loss, "%.6f") + "," + csv_number(m.test_accuracy, "%.4f") + "," +
+         csv_number(m.test_accuracy_bn_recal, "%.4f");
+}
+
+bool any_teacher(const std::vector<EpochMetrics>& history) {
+  for (const EpochMetrics& m : history)
+    if (m.has_teacher()) return true;
+  return false;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const EpochMetrics& m) { return epoch_json<nlohmann::json>(m); }
+
 EpochMetrics epoch_metrics_from_json(const nlohmann::json& j) {
+  ENGRAM_CHECK(j.is_object(), IOError, "epoch metrics", "expected an object, got " + j.dump());
   EpochMetrics m;
-  m.epoch = j.at("epoch").get<int64_t>();
-  m.train_loss = j.at("train_loss").get<double>();
-  m.train_accuracy = j.at("train_acc").get<double>();
-  m.test_loss = j.at("test_loss").get<double>();
-  m.test_accuracy = j.at("test_acc").get<double>();
-  if (j.contains("test_acc_bn_recal") && !j.at("test_acc_bn_recal").is_null())
-    m.test_accuracy_bn_recal = j.at("test_acc_bn_recal").get<double>();
-  m.lr = j.at("lr").get<double>();
-  m.seconds = j.at("seconds").get<double>();
+  m.epoch = static_cast<int64_t>(number_at(j, "epoch"));
+  m.student = model_from_json(j, "");
+  if (j.contains("teacher_test_acc")) m.teacher = model_from_json(j, "teacher_");
+  m.lr = number_at(j, "lr");
+  m.seconds = number_at(j, "seconds");
   return m;
 }
 
@@ -45,40 +93,32 @@ const EpochMetrics& best_epoch(const std::vector<EpochMetrics>& history) {
   ENGRAM_CHECK(!history.empty(), ValueError, "best_epoch", "expected at least one epoch of metrics, got none");
   const EpochMetrics* best = &history.front();
   for (const EpochMetrics& m : history)
-    if (m.test_accuracy > best->test_accuracy) best = &m;
+    if (m.student.test_accuracy > best->student.test_accuracy) best = &m;
   return *best;
 }
 
 std::string metrics_csv(const std::vector<EpochMetrics>& history) {
-  std::string csv = "epoch,train_loss,train_acc,test_loss,test_acc,test_acc_bn_recal,lr,seconds\n";
-  char line[256], recal[32];
+  const bool teacher = any_teacher(history);
+  std::string csv = "epoch,train_loss,train_acc,test_loss,test_acc,test_acc_bn_recal,";
+  if (teacher) csv += "teacher_train_loss,teacher_train_acc,teacher_test_loss,teacher_test_acc,teacher_test_acc_bn_recal,";
+  csv += "lr,seconds\n";
   for (const EpochMetrics& m : history) {
-    recal[0] = '\0';  // empty when not measured
-    if (!std::isnan(m.test_accuracy_bn_recal)) std::snprintf(recal, sizeof(recal), "%.4f", m.test_accuracy_bn_recal);
-    std::snprintf(line, sizeof(line), "%lld,%.6f,%.4f,%.6f,%.4f,%s,%.6g,%.3f\n", static_cast<long long>(m.epoch),
-                  m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, recal, m.lr, m.seconds);
-    csv += line;
+    csv += std::to_string(m.epoch) + "," + csv_model(m.student) + ",";
+    if (teacher) csv += csv_model(m.teacher) + ",";
+    csv += csv_number(m.lr, "%.6g") + "," + csv_number(m.seconds, "%.3f") + "\n";
   }
   return csv;
 }
 
 nlohmann::ordered_json metrics_json(const std::vector<EpochMetrics>& history) {
   nlohmann::ordered_json epochs = nlohmann::ordered_json::array();
-  for (const EpochMetrics& m : history)
-    epochs.push_back({{"epoch", m.epoch},
-                      {"train_loss", m.train_loss},
-                      {"train_acc", m.train_accuracy},
-                      {"test_loss", m.test_loss},
-                      {"test_acc", m.test_accuracy},
-                      {"test_acc_bn_recal", number_or_null(m.test_accuracy_bn_recal)},
-                      {"lr", m.lr},
-                      {"seconds", m.seconds}});
+  for (const EpochMetrics& m : history) epochs.push_back(epoch_json<nlohmann::ordered_json>(m));
   nlohmann::ordered_json out;
   if (!history.empty()) {
     const EpochMetrics& best = best_epoch(history);
-    out["best_test_acc"] = best.test_accuracy;
+    out["best_test_acc"] = best.student.test_accuracy;
     out["best_epoch"] = best.epoch;
-    out["last_test_acc"] = history.back().test_accuracy;
+    out["last_test_acc"] = history.back().student.test_accuracy;
   }
   out["epochs"] = epochs;
   return out;
@@ -215,16 +255,16 @@ std::string metrics_svg(const std::vector<EpochMetrics>& history, const std::str
       << xml_escape(title) << "</text>\n";
   const std::string blue = plot_color(0), orange = plot_color(1);
   draw_panel(svg,
-             {curve_of(history, "train loss", blue, [](const EpochMetrics& m) { return m.train_loss; }),
-              curve_of(history, "test loss", orange, [](const EpochMetrics& m) { return m.test_loss; })},
+             {curve_of(history, "train loss", blue, [](const EpochMetrics& m) { return m.student.train_loss; }),
+              curve_of(history, "test loss", orange, [](const EpochMetrics& m) { return m.student.test_loss; })},
              70, top, panel_width, panel_height, "loss", 0.0, 0.0);
   std::vector<Curve> accuracy = {
-      curve_of(history, "train accuracy", blue, [](const EpochMetrics& m) { return m.train_accuracy; }),
-      curve_of(history, "test accuracy", orange, [](const EpochMetrics& m) { return m.test_accuracy; })};
+      curve_of(history, "train accuracy", blue, [](const EpochMetrics& m) { return m.student.train_accuracy; }),
+      curve_of(history, "test accuracy", orange, [](const EpochMetrics& m) { return m.student.test_accuracy; })};
   if (std::any_of(history.begin(), history.end(),
-                  [](const EpochMetrics& m) { return !std::isnan(m.test_accuracy_bn_recal); }))
+                  [](const EpochMetrics& m) { return !std::isnan(m.student.test_accuracy_bn_recal); }))
     accuracy.push_back(curve_of(history, "test, BN recal", plot_color(2),
-                                [](const EpochMetrics& m) { return m.test_accuracy_bn_recal; }));
+                                [](const EpochMetrics& m) { return m.student.test_accuracy_bn_recal; }));
   draw_panel(svg, accuracy, 550, top, panel_width, panel_height, "accuracy (%)", 100.0, 100.0);
   svg << "</svg>\n";
   return svg.str();

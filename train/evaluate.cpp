@@ -1,4 +1,4 @@
-#include "nn/evaluate.h"
+#include "train/evaluate.h"
 
 #include <numeric>
 
@@ -6,9 +6,9 @@
 #include "kernels/loss.h"
 #include "kernels/reduce.h"
 
-namespace engram::nn {
+namespace engram::train {
 
-Evaluation evaluate(Module& model, data::Loader& loader, const std::function<Tensor(const Tensor&)>& logits_of) {
+Evaluation evaluate(nn::Module& model, data::Loader& loader, const std::function<Tensor(const Tensor&)>& logits_of) {
   const int64_t steps = loader.steps_per_epoch();
   const bool was_training = model.is_training();
   NoGradGuard no_grad;
@@ -30,4 +30,4 @@ Evaluation evaluate(Module& model, data::Loader& loader, const std::function<Ten
           100.0 * std::accumulate(correct.begin(), correct.end(), 0.0) / samples};
 }
 
-}  // namespace engram::nn
+}  // namespace engram::train

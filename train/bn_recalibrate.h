@@ -12,10 +12,10 @@
 #include "data/loader.h"
 #include "nn/layers.h"
 
-namespace engram::nn {
+namespace engram::train {
 
-// Every BatchNorm2d in the module tree, depth first in registration order.
-std::vector<BatchNorm2d*> batch_norm_layers(Module& model);
+// Every nn::BatchNorm2d in the module tree, depth first in registration order.
+std::vector<nn::BatchNorm2d*> batch_norm_layers(nn::Module& model);
 
 // With no gradient and `model` in train mode, runs forward(images) on the
 // loader's batches 0 .. batches - 1 of `epoch` (continuing into the next
@@ -25,23 +25,23 @@ std::vector<BatchNorm2d*> batch_norm_layers(Module& model);
 // PyTorch's momentum=None computes). Momentum and the model's mode are
 // restored; num_batches_tracked counts the K batches; parameters are not
 // touched. On CUDA the batches are built in the loader's buffers.
-void bn_recalibrate(Module& model, data::Loader& loader, int64_t batches,
+void bn_recalibrate(nn::Module& model, data::Loader& loader, int64_t batches,
                     const std::function<void(const Tensor& images)>& forward, uint64_t epoch = 0);
 
 // The BN buffers of a model, copied, to put back after a recalibrated
 // evaluation so that the training run itself is unchanged.
 class BatchNormState {
  public:
-  explicit BatchNormState(Module& model);
+  explicit BatchNormState(nn::Module& model);
   void restore() const;
 
  private:
   struct Saved {
-    BatchNorm2d* layer;
+    nn::BatchNorm2d* layer;
     Tensor running_mean, running_var;
     int64_t num_batches_tracked;
   };
   std::vector<Saved> saved_;
 };
 
-}  // namespace engram::nn
+}  // namespace engram::train

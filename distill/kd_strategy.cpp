@@ -1,0 +1,209 @@
+#include "distill/kd_strategy.h"
+
+#include <cmath>
+
+#include "core/autograd.h"
+#include "kernels/elementwise.h"
+#include "kernels/loss.h"
+#include "nn/safetensors.h"
+
+namespace engram::distill {
+
+namespace {
+
+using train::Role;
+
+// The training loader keeps the epoch orders a replay buffer straddles: up to ceil(s) + 1 epochs.
+int64_t resident_epochs_for(const KdRunConfig& c) {
+  return is_spaced(c.mode) ? std::max<int64_t>(4, static_cast<int64_t>(std::ceil(c.s)) + 2) : 4;
+}
+
+// A student's steps in one epoch: its own batches plus at most one interval
+// carried in from the previous epoch and one flushed at the end.
+int64_t student_capacity(const SpacedSchedule& schedule, int64_t steps) { return steps + 2 * schedule.interval(); }
+
+// A model file for the offline teacher: a `train` checkpoint (its
+// "optimizer.*" entries are skipped) or bare weights with PyTorch names.
+void load_teacher_weights(const std::string& path, nn::Module& teacher) {
+  nn::SafetensorsFile file = nn::load_safetensors(path);
+  nn::NamedTensors weights;
+  for (auto& entry : file.tensors)
+    if (entry.first.rfind("optimizer.", 0) != 0) weights.push_back(entry);
+  teacher.load_state_dict(weights, /*strict=*/true);
+}
+
+nlohmann::json kd_identity(const KdRunConfig& c) {
+  return {{"mode", mode_name(c.mode)},           {"s", c.s},           {"teacher_model", c.teacher_model},
+          {"student_model", c.student_model},    {"mutual", c.mutual}, {"teacher_bn", teacher_bn_name(c.teacher_bn)}};
+}
+
+}  // namespace
+
+TeacherStudentStrategy::TeacherStudentStrategy(KdRunConfig config) : c_(std::move(config)) {}
+
+int64_t TeacherStudentStrategy::resident_epochs() const { return resident_epochs_for(c_); }
+
+void TeacherStudentStrategy::build(const train::RunSetup& setup) {
+  schedule_ = std::make_unique<SpacedSchedule>(c_.mode == Mode::spaced ? c_.s : 0.0, setup.steps_per_epoch);
+  teacher_ = nn::make_model(c_.teacher_model, setup.in_channels, setup.num_classes);
+  teacher_->to(setup.device);
+  if (c_.mode == Mode::offline) {
+    load_teacher_weights(c_.teacher_checkpoint, *teacher_);
+    teacher_->eval();
+  } else {
+    teacher_optimizer_ = train::make_optimizer(setup.config, teacher_->parameters());
+  }
+  student_ = nn::make_model(c_.student_model, setup.in_channels, setup.num_classes);
+  student_->to(setup.device);
+  std::vector<Tensor> student_params = student_->parameters();
+  if (c_.loss.beta > 0) {
+    projector_ = make_projector(student_->feature_dim(), teacher_->feature_dim());
+    projector_->to(setup.device);
+    for (const Tensor& p : projector_->parameters()) student_params.push_back(p);
+  }
+  student_optimizer_ = train::make_optimizer(setup.config, std::move(student_params));
+}
+
+int64_t TeacherStudentStrategy::max_steps(Role role, int64_t steps) const {
+  if (role == Role::teacher) return c_.mode == Mode::offline ? 0 : steps;
+  return student_capacity(*schedule_, steps);
+}
+
+void TeacherStudentStrategy::step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) {
+  if (c_.mode == Mode::offline) {
+    nn::ModelOutput t;
+    {
+      NoGradGuard no_grad;
+      t = teacher_->forward(batch.images);
+    }
+    return student_step(ref, batch, &t, context);
+  }
+  if (schedule_->online()) return online_step(ref, batch, context);
+  teacher_step(ref, batch, context);
+  for (const BatchRef& due : schedule_->teacher_stepped(ref)) replay(due, context);
+}
+
+void TeacherStudentStrategy::finish(train::StepContext& context) {
+  for (const BatchRef& ref : schedule_->flush()) replay(ref, context);
+}
+
+// Teacher and student on the same batch, the student distilling from the
+// teacher's outputs of this step (before its update).
+void TeacherStudentStrategy::online_step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) {
+  nn::ModelOutput t = teacher_->forward(batch.images);
+  nn::ModelOutput s = student_->forward(batch.images);
+  Tensor teacher_loss = c_.mutual ? mutual_teacher_loss(t, batch.labels, s, c_.loss)
+                                  : cross_entropy(t.logits, batch.labels, Reduction::mean, c_.loss.label_smoothing);
+  Tensor student_loss = kd_student_loss(s, batch.labels, &t, projector_.get(), c_.loss);
+  train::optimizer_step(*teacher_optimizer_, teacher_loss, context.lr_of(ref));
+  context.stepped(Role::teacher, ref, batch, teacher_loss, t.logits);
+  train::optimizer_step(*student_optimizer_, student_loss, context.lr_of(ref));
+  context.stepped(Role::student, ref, batch, student_loss, s.logits);
+}
+
+void TeacherStudentStrategy::teacher_step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) {
+  nn::ModelOutput t = teacher_->forward(batch.images);
+  Tensor loss = cross_entropy(t.logits, batch.labels, Reduction::mean, c_.loss.label_smoothing);
+  train::optimizer_step(*teacher_optimizer_, loss, context.lr_of(ref));
+  context.stepped(Role::teacher, ref, batch, loss, t.logits);
+}
+
+void TeacherStudentStrategy::student_step(const BatchRef& ref, const data::Batch& batch,
+                                          const nn::ModelOutput* teacher, train::StepContext& context) {
+  nn::ModelOutput s = student_->forward(batch.images);
+  Tensor loss = kd_student_loss(s, batch.labels, teacher, projector_.get(), c_.loss);
+  train::optimizer_step(*student_optimizer_, loss, context.lr_of(ref));
+  context.stepped(Role::student, ref, batch, loss, s.logits);
+}
+
+// A buffered batch, regenerated bitwise, learned now from the teacher's
+// current predictions.
+void TeacherStudentStrategy::replay(const BatchRef& ref, train::StepContext& context) {
+  data::Batch batch = context.batch(ref);
+  nn::ModelOutput t;
+  {
+    NoGradGuard no_grad;
+    if (c_.teacher_bn == TeacherBn::eval) teacher_->eval();
+    t = teacher_->forward(batch.images);
+    teacher_->train();
+  }
+  student_step(ref, batch, &t, context);
+}
+
+std::vector<train::Evaluated> TeacherStudentStrategy::evaluated() {
+  return {{Role::teacher, teacher_.get(), [this](const Tensor& x) { return teacher_->forward(x).logits; }},
+          {Role::student, student_.get(), [this](const Tensor& x) { return student_->forward(x).logits; }}};
+}
+
+train::CheckpointParts TeacherStudentStrategy::checkpoint_parts() {
+  train::CheckpointParts p;
+  if (c_.mode != Mode::offline) p.modules.push_back({"teacher", teacher_.get()});
+  p.modules.push_back({"student", student_.get()});
+  if (projector_) p.modules.push_back({"projector", projector_.get()});
+  if (teacher_optimizer_) p.optimizers.push_back({"teacher_optimizer", teacher_optimizer_.get()});
+  p.optimizers.push_back({"student_optimizer", student_optimizer_.get()});
+  return p;
+}
+
+nlohmann::json TeacherStudentStrategy::identity() const { return kd_identity(c_); }
+
+SelfKdStrategy::SelfKdStrategy(KdRunConfig config) : c_(std::move(config)) {}
+
+int64_t SelfKdStrategy::resident_epochs() const { return resident_epochs_for(c_); }
+
+void SelfKdStrategy::build(const train::RunSetup& setup) {
+  schedule_ = std::make_unique<SpacedSchedule>(c_.mode == Mode::spaced_self ? c_.s : 0.0, setup.steps_per_epoch);
+  model_ = nn::make_multi_exit_model(c_.student_model, setup.in_channels, setup.num_classes);
+  model_->to(setup.device);
+  optimizer_ = train::make_optimizer(setup.config, model_->parameters());
+}
+
+int64_t SelfKdStrategy::max_steps(Role role, int64_t steps) const {
+  if (c_.mode == Mode::self) return role == Role::student ? steps : 0;
+  return role == Role::teacher ? steps : student_capacity(*schedule_, steps);
+}
+
+void SelfKdStrategy::step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) {
+  std::vector<nn::ModelOutput> exits = model_->forward(batch.images);
+  if (c_.mode == Mode::self) {
+    Tensor loss = self_kd_loss(exits, batch.labels, self_loss());
+    train::optimizer_step(*optimizer_, loss, context.lr_of(ref));
+    context.stepped(Role::student, ref, batch, loss, exits.back().logits);
+    return;
+  }
+  // spaced-self: the deepest exit learns every batch now, the shallow exits later.
+  Tensor loss = cross_entropy(exits.back().logits, batch.labels);
+  train::optimizer_step(*optimizer_, loss, context.lr_of(ref));
+  context.stepped(Role::teacher, ref, batch, loss, exits.back().logits);
+  for (const BatchRef& due : schedule_->teacher_stepped(ref)) shallow_exits_step(due, context);
+}
+
+void SelfKdStrategy::finish(train::StepContext& context) {
+  for (const BatchRef& ref : schedule_->flush()) shallow_exits_step(ref, context);
+}
+
+// The shallow exits' distillation terms alone: the deepest exit is their
+// (constant) teacher; gradients reach the shallow heads and the backbone.
+void SelfKdStrategy::shallow_exits_step(const BatchRef& ref, train::StepContext& context) {
+  data::Batch batch = context.batch(ref);
+  std::vector<nn::ModelOutput> exits = model_->forward(batch.images);
+  Tensor loss;
+  for (size_t i = 0; i + 1 < exits.size(); ++i) {
+    Tensor term = shallow_exit_loss(exits[i], exits.back(), batch.labels, self_loss());
+    loss = loss.defined() ? add(loss, term) : term;
+  }
+  train::optimizer_step(*optimizer_, loss, context.lr_of(ref));
+  context.stepped(Role::student, ref, batch, loss, Tensor());
+}
+
+std::vector<train::Evaluated> SelfKdStrategy::evaluated() {
+  return {{Role::student, model_.get(), [this](const Tensor& x) { return model_->forward(x).back().logits; }}};
+}
+
+train::CheckpointParts SelfKdStrategy::checkpoint_parts() {
+  return {{{"model", model_.get()}}, {{"student_optimizer", optimizer_.get()}}};
+}
+
+nlohmann::json SelfKdStrategy::identity() const { return kd_identity(c_); }
+
+}  // namespace engram::distill

@@ -1,0 +1,79 @@
+#pragma once
+// The distillation modes as strategies of the run loop (train/strategy.h);
+// distill/kd_run.h describes what each mode does in a step.
+#include <memory>
+#include <string>
+
+#include "distill/kd_run.h"
+#include "distill/self_kd.h"
+#include "distill/spaced.h"
+#include "nn/multi_exit.h"
+
+namespace engram::distill {
+
+// offline, online and spaced: a teacher and a separate student.
+class TeacherStudentStrategy : public train::Strategy {
+ public:
+  explicit TeacherStudentStrategy(KdRunConfig config);
+
+  std::string name() const override { return mode_name(c_.mode); }
+  std::string models() const override { return c_.teacher_model + " -> " + c_.student_model; }
+  void validate(const train::TrainConfig&) const override { distill::validate(c_); }
+  int64_t resident_epochs() const override;
+  void build(const train::RunSetup& setup) override;
+  int64_t max_steps(train::Role role, int64_t steps) const override;
+  void step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) override;
+  void finish(train::StepContext& context) override;
+  std::vector<train::Evaluated> evaluated() override;
+  train::CheckpointParts checkpoint_parts() override;
+  nlohmann::json identity() const override;
+  nlohmann::json state() const override { return schedule_->state(); }
+  void load_state(const nlohmann::json& state) override { schedule_->load_state(state); }
+
+ private:
+  void online_step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context);
+  void teacher_step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context);
+  void student_step(const BatchRef& ref, const data::Batch& batch, const nn::ModelOutput* teacher,
+                    train::StepContext& context);
+  void replay(const BatchRef& ref, train::StepContext& context);
+
+  KdRunConfig c_;
+  std::unique_ptr<SpacedSchedule> schedule_;
+  std::shared_ptr<nn::Classifier> teacher_, student_;
+  std::shared_ptr<nn::Sequential> projector_;
+  std::unique_ptr<optim::Optimizer> teacher_optimizer_, student_optimizer_;
+};
+
+// self and spaced-self: one multi-exit network, its deepest exit the teacher
+// of the shallow ones. In spaced-self the deepest exit's every-step CE is
+// recorded as the teacher's training loss (its test columns stay empty: the
+// student's are the deepest exit's).
+class SelfKdStrategy : public train::Strategy {
+ public:
+  explicit SelfKdStrategy(KdRunConfig config);
+
+  std::string name() const override { return mode_name(c_.mode); }
+  std::string models() const override { return "multi-exit " + c_.student_model; }
+  void validate(const train::TrainConfig&) const override { distill::validate(c_); }
+  int64_t resident_epochs() const override;
+  void build(const train::RunSetup& setup) override;
+  int64_t max_steps(train::Role role, int64_t steps) const override;
+  void step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) override;
+  void finish(train::StepContext& context) override;
+  std::vector<train::Evaluated> evaluated() override;
+  train::CheckpointParts checkpoint_parts() override;
+  nlohmann::json identity() const override;
+  nlohmann::json state() const override { return schedule_->state(); }
+  void load_state(const nlohmann::json& state) override { schedule_->load_state(state); }
+
+ private:
+  SelfKdLossConfig self_loss() const { return {c_.loss.alpha, c_.loss.temperature, c_.loss.beta}; }
+  void shallow_exits_step(const BatchRef& ref, train::StepContext& context);
+
+  KdRunConfig c_;
+  std::unique_ptr<SpacedSchedule> schedule_;
+  std::shared_ptr<nn::MultiExitResNet> model_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+};
+
+}  // namespace engram::distill

@@ -1,0 +1,202 @@
+// The programs themselves, run as a user runs them (the built executables of
+// examples/): exit codes, errors that name the flag the user typed, the
+// presets, the docs' flag and column lists against what the programs accept
+// and write, and `train` against `spaced_kd --modes baseline`: one loop, so
+// the same metrics and weights, bitwise.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "nn/safetensors.h"
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+const std::string kPrograms = ENGRAM_PROGRAMS_DIR;
+const std::string kSource = ENGRAM_SOURCE_DIR;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("engram_test_programs_" + name + "_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+struct Ran {
+  int status = -1;
+  std::string out, err;
+};
+
+// Runs examples/<program> with `args` on the CPU, capturing both streams.
+Ran run_program(const std::string& program, const std::string& args) {
+  static const std::string dir = temp_dir("streams");
+  const std::string out = dir + "/stdout", err = dir + "/stderr";
+  const std::string command = "OMP_NUM_THREADS=2 " + kPrograms + "/" + program + " " + args + " > " + out + " 2> " + err;
+  int raw = std::system(command.c_str());
+  Ran ran;
+  ran.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  ran.out = read_file(out);
+  ran.err = read_file(err);
+  return ran;
+}
+
+// The flags a program's --help lists.
+std::set<std::string> help_flags(const std::string& program) {
+  Ran help = run_program(program, "--help");
+  REQUIRE(help.status == 0);
+  std::set<std::string> flags;
+  std::regex option(R"(^\s+(?:-\w,)?(--[a-z][a-z-]*))");  // "  --lr FLOAT=0.1 ...", "  -h,--help ..."
+  std::istringstream lines(help.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, option) && m[1] != "--help") flags.insert(m[1]);
+  }
+  return flags;
+}
+
+// The flags of the table under `heading` in a doc: every row that starts with a flag.
+std::set<std::string> doc_flags(const std::string& doc, const std::string& heading) {
+  std::string text = read_file(kSource + "/docs/" + doc);
+  size_t at = text.find("\n" + heading + "\n");
+  REQUIRE(at != std::string::npos);
+  size_t end = text.find("\n#", at + heading.size() + 2);
+  std::istringstream lines(text.substr(at, end == std::string::npos ? std::string::npos : end - at));
+  std::set<std::string> flags;
+  std::regex row(R"(^\| `(--[a-z][a-z-]*))");
+  // --help is every program's; a doc may list it or not.
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, row) && m[1] != "--help") flags.insert(m[1]);
+  }
+  return flags;
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// metrics.csv without its last column (seconds, which differ from run to run).
+std::string without_seconds(const std::string& csv) {
+  std::istringstream lines(csv);
+  std::string out;
+  for (std::string line; std::getline(lines, line);) out += line.substr(0, line.rfind(',')) + "\n";
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the programs exit 0 for --help and 1 for bad flags, naming the flag", "[programs]") {
+  CHECK(run_program("train", "--help").status == 0);
+  CHECK(run_program("train", "--no-such-flag").status == 1);
+  CHECK(run_program("train", "--epochs three").status == 1);
+  const std::map<std::string, std::string> train_errors = {
+      {"--lr -1", "error: train: --lr must be > 0, got -1"},
+      {"--wd -1", "error: train: --wd must be >= 0, got -1"},
+      {"--optimizer rmsprop", "error: train: --optimizer must be sgd or adamw, got \"rmsprop\""},
+      {"--device tpu", "error: train: --device must be auto, cpu or cuda, got \"tpu\""},
+      {"--warmup 40", "error: train: --warmup must be in [0, epochs = 30), got 40"},
+      {"--model resnet21", "error: train: --model \"resnet21\" is not in the model zoo"},
+      {"--subset 60001", "error: train: --subset must be at most the 60000 training images of fashion-mnist"},
+      {"--out ''", "error: train: --out must name a folder"},
+  };
+  for (const auto& [args, message] : train_errors) {
+    INFO(args);
+    Ran ran = run_program("train", args + " --device cpu");
+    if (args.rfind("--device", 0) == 0) ran = run_program("train", args);
+    CHECK(ran.status == 1);
+    CHECK_THAT(ran.err, StartsWith(message));
+  }
+  const std::map<std::string, std::string> kd_errors = {
+      {"--teacher-bn frozen", "error: spaced_kd: --teacher-bn must be train or eval, got \"frozen\""},
+      {"--modes spaced --mutual", "error: spaced_kd: --mutual needs online KD"},
+      {"--modes distill", "error: spaced_kd: --modes \"distill\" is not a mode"},
+      {"--kl forward", "error: spaced_kd: --kl must be standard or reference"},
+      {"--s -1", "error: spaced_kd: --s must be >= 0 (epochs), got -1"},
+  };
+  for (const auto& [args, message] : kd_errors) {
+    INFO(args);
+    Ran ran = run_program("spaced_kd", args + " --device cpu");
+    CHECK(ran.status == 1);
+    CHECK_THAT(ran.err, StartsWith(message));
+  }
+}
+
+TEST_CASE("presets carry the usual recipes", "[programs]") {
+  Ran cifar = run_program("train_cifar", "--help"), tiny = run_program("train_tiny_imagenet", "--help");
+  for (const Ran& r : {cifar, tiny}) {
+    CHECK(r.status == 0);
+    CHECK_THAT(r.out, Contains("--model TEXT=resnet18") && Contains("--epochs INT=200") &&
+                          Contains("--batch INT=128") && Contains("--optimizer TEXT=sgd") &&
+                          Contains("--lr FLOAT=0.1") && Contains("--momentum FLOAT=0.9") &&
+                          Contains("--wd FLOAT=0.0005") && Contains("--schedule TEXT=cosine"));
+  }
+  CHECK_THAT(cifar.out, Contains("--dataset TEXT=cifar10"));
+  CHECK_THAT(tiny.out, Contains("--dataset TEXT=tiny-imagenet"));
+  CHECK_THAT(run_program("train", "--help").out, Contains("--model TEXT=resnet20") && Contains("--epochs INT=30"));
+  CHECK_THAT(run_program("spaced_kd", "--help").out, Contains("--lr FLOAT=0.01"));
+}
+
+TEST_CASE("the docs list exactly the flags the programs accept", "[programs][docs]") {
+  std::set<std::string> train = help_flags("train");
+  CHECK(doc_flags("cli.md", "## Flags") == train);
+  std::set<std::string> kd = help_flags("spaced_kd");
+  CHECK(doc_flags("cli.md", "## Flags of `spaced_kd`") == kd);
+  CHECK(train.count("--lr") == 1);  // the parsers above found something
+
+  // The model list of --model's row is the zoo's, as the error for an unknown name lists it.
+  std::string cli = read_file(kSource + "/docs/cli.md");
+  std::smatch row;
+  REQUIRE(std::regex_search(cli, row, std::regex(R"(\| `--model NAME` \| [^|]+\| A model-zoo name: ([^.]+)\.)")));
+  std::string documented = std::regex_replace(row[1].str(), std::regex("`"), "");
+  std::string zoo = run_program("train", "--model none --device cpu").err;
+  REQUIRE(zoo.find("expected one of ") != std::string::npos);
+  zoo = zoo.substr(zoo.find("expected one of ") + 16);
+  CHECK(documented == zoo.substr(0, zoo.find('\n')));
+}
+
+TEST_CASE("train and spaced_kd --modes baseline are one loop: the same metrics and weights, bitwise", "[programs]") {
+  const std::string dir = temp_dir("baseline");
+  const std::string common =
+      " --subset 256 --test-subset 200 --eval-batch 100 --epochs 2 --batch 32 --lr 0.05 --bn-recalibrate 2 --device cpu";
+  Ran train = run_program("train", "--model resnet8 --seed 0 --out " + dir + "/train" + common);
+  REQUIRE(train.status == 0);
+  Ran kd = run_program("spaced_kd", "--modes baseline --seeds 1 --student resnet8 --out " + dir + "/kd" + common);
+  REQUIRE(kd.status == 0);
+  const std::string a = read_file(dir + "/train/metrics.csv"), b = read_file(dir + "/kd/baseline/seed0/metrics.csv");
+  REQUIRE(std::count(a.begin(), a.end(), '\n') == 3);
+  CHECK(without_seconds(a) == without_seconds(b));
+
+  engram::nn::SafetensorsFile wa = engram::nn::load_safetensors(dir + "/train/last.safetensors");
+  engram::nn::SafetensorsFile wb = engram::nn::load_safetensors(dir + "/kd/baseline/seed0/last.safetensors");
+  REQUIRE(wa.tensors.size() == wb.tensors.size());
+  for (size_t i = 0; i < wa.tensors.size(); ++i) {
+    INFO(wa.tensors[i].first);
+    REQUIRE(wa.tensors[i].first == wb.tensors[i].first);
+    REQUIRE(wa.tensors[i].second.nbytes() == wb.tensors[i].second.nbytes());
+    CHECK(std::memcmp(wa.tensors[i].second.raw_data(), wb.tensors[i].second.raw_data(),
+                      wa.tensors[i].second.nbytes()) == 0);
+  }
+
+  // docs/cli.md's metrics.csv columns are the header the program wrote.
+  std::string cli = read_file(kSource + "/docs/cli.md");
+  std::smatch m;
+  REQUIRE(std::regex_search(cli, m, std::regex(R"(\| `metrics.csv` \| `([a-z_,]+)`)")));
+  CHECK(m[1].str() == first_line(a));
+  std::filesystem::remove_all(dir);
+}

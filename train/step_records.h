@@ -1,0 +1,39 @@
+#pragma once
+// One model's steps in an epoch: each step's loss and correct count are
+// written into device tensors with no synchronisation, and read by the host
+// once, at the epoch's end.
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace engram::train {
+
+class StepRecords {
+ public:
+  StepRecords() = default;
+  // At most `capacity` steps per epoch (ValueError beyond).
+  StepRecords(int64_t capacity, Device device);
+
+  // The step's loss (a scalar) and, when `logits` is defined, its correct
+  // count over `labels` for the training accuracy.
+  void record(const Tensor& loss, const Tensor& logits, const Tensor& labels);
+  int64_t count() const { return count_; }
+  // The mean loss of the steps so far: one device read (for the progress bar).
+  double running_loss() const;
+
+  struct Epoch {
+    std::vector<float> losses;  // every step's, in order
+    double mean_loss = 0;       // NaN when no step was taken
+    double accuracy = 0;        // percent; NaN unless every step recorded logits
+    int64_t host_reads = 0;     // device-to-host reads this took
+  };
+  // Reads the epoch's records and starts the next epoch.
+  Epoch take();
+
+ private:
+  Tensor records_;
+  int64_t capacity_ = 0, count_ = 0, counted_steps_ = 0, counted_samples_ = 0;
+};
+
+}  // namespace engram::train
