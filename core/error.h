@@ -2,6 +2,7 @@
 // Errors a user can read: every message starts with the operation's name and
 // says what was expected and what was found, e.g.
 //   "conv2d: input must be 4-D [N, C, H, W], got shape [3, 32, 32]"
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -32,6 +33,13 @@ class ConfigError : public ValueError {
  private:
   std::string field_, problem_;
 };
+
+// A number as messages show it, printf's %g: "0.0005", "1e-08", "30".
+inline std::string message_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
 
 }  // namespace engram
 

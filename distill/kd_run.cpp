@@ -11,12 +11,6 @@ namespace {
 
 constexpr const char* kOp = "spaced_kd";
 
-std::string str(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g", v);
-  return buf;
-}
-
 }  // namespace
 
 std::string mode_name(Mode mode) {
@@ -50,15 +44,15 @@ TeacherBn parse_teacher_bn(const std::string& name) {
 }
 
 void validate(const KdRunConfig& c) {
-  ENGRAM_CONFIG_CHECK(c.s >= 0 && std::isfinite(c.s), kOp, "s", "must be >= 0 (epochs), got " + str(c.s));
-  ENGRAM_CONFIG_CHECK(c.loss.alpha >= 0 && c.loss.alpha <= 1, kOp, "alpha", "must be in [0, 1], got " + str(c.loss.alpha));
-  ENGRAM_CONFIG_CHECK(c.loss.temperature > 0, kOp, "temperature", "must be > 0, got " + str(c.loss.temperature));
-  ENGRAM_CONFIG_CHECK(c.loss.beta >= 0, kOp, "beta", "must be >= 0, got " + str(c.loss.beta));
+  ENGRAM_CONFIG_CHECK(c.s >= 0 && std::isfinite(c.s), kOp, "s", "must be >= 0 (epochs), got " + message_number(c.s));
+  ENGRAM_CONFIG_CHECK(c.loss.alpha >= 0 && c.loss.alpha <= 1, kOp, "alpha", "must be in [0, 1], got " + message_number(c.loss.alpha));
+  ENGRAM_CONFIG_CHECK(c.loss.temperature > 0, kOp, "temperature", "must be > 0, got " + message_number(c.loss.temperature));
+  ENGRAM_CONFIG_CHECK(c.loss.beta >= 0, kOp, "beta", "must be >= 0, got " + message_number(c.loss.beta));
   ENGRAM_CONFIG_CHECK(c.loss.label_smoothing >= 0 && c.loss.label_smoothing < 1, kOp, "label_smoothing",
-                      "must be in [0, 1), got " + str(c.loss.label_smoothing));
+                      "must be in [0, 1), got " + message_number(c.loss.label_smoothing));
   ENGRAM_CONFIG_CHECK(!c.mutual || c.mode == Mode::online || (c.mode == Mode::spaced && c.s == 0), kOp, "mutual",
                       "needs online KD (mode online, or spaced with s 0), got mode " + mode_name(c.mode) + " with s " +
-                          str(c.s));
+                          message_number(c.s));
   ENGRAM_CONFIG_CHECK(c.mode != Mode::offline || !c.teacher_checkpoint.empty(), kOp, "teacher_checkpoint",
                       "is needed by mode offline (e.g. the last.safetensors of a `train` run)");
   if (c.mode == Mode::self || c.mode == Mode::spaced_self) {

@@ -13,15 +13,6 @@ namespace {
 
 using train::Role;
 
-// The training loader keeps the epoch orders a replay buffer straddles: up to ceil(s) + 1 epochs.
-int64_t resident_epochs_for(const KdRunConfig& c) {
-  return is_spaced(c.mode) ? std::max<int64_t>(4, static_cast<int64_t>(std::ceil(c.s)) + 2) : 4;
-}
-
-// A student's steps in one epoch: its own batches plus at most one interval
-// carried in from the previous epoch and one flushed at the end.
-int64_t student_capacity(const SpacedSchedule& schedule, int64_t steps) { return steps + 2 * schedule.interval(); }
-
 // A model file for the offline teacher: a `train` checkpoint (its
 // "optimizer.*" entries are skipped) or bare weights with PyTorch names.
 void load_teacher_weights(const std::string& path, nn::Module& teacher) {
@@ -32,19 +23,24 @@ void load_teacher_weights(const std::string& path, nn::Module& teacher) {
   teacher.load_state_dict(weights, /*strict=*/true);
 }
 
-nlohmann::json kd_identity(const KdRunConfig& c) {
-  return {{"mode", mode_name(c.mode)},           {"s", c.s},           {"teacher_model", c.teacher_model},
-          {"student_model", c.student_model},    {"mutual", c.mutual}, {"teacher_bn", teacher_bn_name(c.teacher_bn)}};
-}
-
 }  // namespace
 
-TeacherStudentStrategy::TeacherStudentStrategy(KdRunConfig config) : c_(std::move(config)) {}
+// The training loader keeps the epoch orders a replay buffer straddles: up to ceil(s) + 1 epochs.
+int64_t KdStrategy::resident_epochs() const {
+  return is_spaced(c_.mode) ? std::max<int64_t>(4, static_cast<int64_t>(std::ceil(c_.s)) + 2) : 4;
+}
 
-int64_t TeacherStudentStrategy::resident_epochs() const { return resident_epochs_for(c_); }
+nlohmann::json KdStrategy::identity() const {
+  return {{"mode", mode_name(c_.mode)},        {"s", c_.s},           {"teacher_model", c_.teacher_model},
+          {"student_model", c_.student_model}, {"mutual", c_.mutual}, {"teacher_bn", teacher_bn_name(c_.teacher_bn)}};
+}
+
+void KdStrategy::build_schedule(int64_t steps_per_epoch) {
+  schedule_ = std::make_unique<SpacedSchedule>(is_spaced(c_.mode) ? c_.s : 0.0, steps_per_epoch);
+}
 
 void TeacherStudentStrategy::build(const train::RunSetup& setup) {
-  schedule_ = std::make_unique<SpacedSchedule>(c_.mode == Mode::spaced ? c_.s : 0.0, setup.steps_per_epoch);
+  build_schedule(setup.steps_per_epoch);
   teacher_ = nn::make_model(c_.teacher_model, setup.in_channels, setup.num_classes);
   teacher_->to(setup.device);
   if (c_.mode == Mode::offline) {
@@ -66,7 +62,7 @@ void TeacherStudentStrategy::build(const train::RunSetup& setup) {
 
 int64_t TeacherStudentStrategy::max_steps(Role role, int64_t steps) const {
   if (role == Role::teacher) return c_.mode == Mode::offline ? 0 : steps;
-  return student_capacity(*schedule_, steps);
+  return student_capacity(steps);
 }
 
 void TeacherStudentStrategy::step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) {
@@ -145,14 +141,9 @@ train::CheckpointParts TeacherStudentStrategy::checkpoint_parts() {
   return p;
 }
 
-nlohmann::json TeacherStudentStrategy::identity() const { return kd_identity(c_); }
-
-SelfKdStrategy::SelfKdStrategy(KdRunConfig config) : c_(std::move(config)) {}
-
-int64_t SelfKdStrategy::resident_epochs() const { return resident_epochs_for(c_); }
 
 void SelfKdStrategy::build(const train::RunSetup& setup) {
-  schedule_ = std::make_unique<SpacedSchedule>(c_.mode == Mode::spaced_self ? c_.s : 0.0, setup.steps_per_epoch);
+  build_schedule(setup.steps_per_epoch);
   model_ = nn::make_multi_exit_model(c_.student_model, setup.in_channels, setup.num_classes);
   model_->to(setup.device);
   optimizer_ = train::make_optimizer(setup.config, model_->parameters());
@@ -160,7 +151,7 @@ void SelfKdStrategy::build(const train::RunSetup& setup) {
 
 int64_t SelfKdStrategy::max_steps(Role role, int64_t steps) const {
   if (c_.mode == Mode::self) return role == Role::student ? steps : 0;
-  return role == Role::teacher ? steps : student_capacity(*schedule_, steps);
+  return role == Role::teacher ? steps : student_capacity(steps);
 }
 
 void SelfKdStrategy::step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) {
@@ -203,7 +194,5 @@ std::vector<train::Evaluated> SelfKdStrategy::evaluated() {
 train::CheckpointParts SelfKdStrategy::checkpoint_parts() {
   return {{{"model", model_.get()}}, {{"student_optimizer", optimizer_.get()}}};
 }
-
-nlohmann::json SelfKdStrategy::identity() const { return kd_identity(c_); }
 
 }  // namespace engram::distill

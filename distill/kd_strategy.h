@@ -11,24 +11,43 @@
 
 namespace engram::distill {
 
-// offline, online and spaced: a teacher and a separate student.
-class TeacherStudentStrategy : public train::Strategy {
+// What every distillation strategy shares: its configuration, the Spaced KD
+// schedule (online where the mode has no spacing) and what the run's
+// checkpoint keeps of them.
+class KdStrategy : public train::Strategy {
  public:
-  explicit TeacherStudentStrategy(KdRunConfig config);
+  explicit KdStrategy(KdRunConfig config) : c_(std::move(config)) {}
 
   std::string name() const override { return mode_name(c_.mode); }
-  std::string models() const override { return c_.teacher_model + " -> " + c_.student_model; }
   void validate(const train::TrainConfig&) const override { distill::validate(c_); }
   int64_t resident_epochs() const override;
+  nlohmann::json identity() const override;
+  nlohmann::json state() const override { return schedule_->state(); }
+  void load_state(const nlohmann::json& state) override { schedule_->load_state(state); }
+
+ protected:
+  // The schedule of `steps_per_epoch` steps: every s epochs in the spaced modes, online otherwise.
+  void build_schedule(int64_t steps_per_epoch);
+  // A student's steps in one epoch: its own batches plus at most one interval
+  // carried in from the previous epoch and one flushed at the end.
+  int64_t student_capacity(int64_t steps) const { return steps + 2 * schedule_->interval(); }
+
+  KdRunConfig c_;
+  std::unique_ptr<SpacedSchedule> schedule_;
+};
+
+// offline, online and spaced: a teacher and a separate student.
+class TeacherStudentStrategy : public KdStrategy {
+ public:
+  using KdStrategy::KdStrategy;
+
+  std::string models() const override { return c_.teacher_model + " -> " + c_.student_model; }
   void build(const train::RunSetup& setup) override;
   int64_t max_steps(train::Role role, int64_t steps) const override;
   void step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) override;
   void finish(train::StepContext& context) override;
   std::vector<train::Evaluated> evaluated() override;
   train::CheckpointParts checkpoint_parts() override;
-  nlohmann::json identity() const override;
-  nlohmann::json state() const override { return schedule_->state(); }
-  void load_state(const nlohmann::json& state) override { schedule_->load_state(state); }
 
  private:
   void online_step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context);
@@ -37,8 +56,6 @@ class TeacherStudentStrategy : public train::Strategy {
                     train::StepContext& context);
   void replay(const BatchRef& ref, train::StepContext& context);
 
-  KdRunConfig c_;
-  std::unique_ptr<SpacedSchedule> schedule_;
   std::shared_ptr<nn::Classifier> teacher_, student_;
   std::shared_ptr<nn::Sequential> projector_;
   std::unique_ptr<optim::Optimizer> teacher_optimizer_, student_optimizer_;
@@ -48,30 +65,22 @@ class TeacherStudentStrategy : public train::Strategy {
 // of the shallow ones. In spaced-self the deepest exit's every-step CE is
 // recorded as the teacher's training loss (its test columns stay empty: the
 // student's are the deepest exit's).
-class SelfKdStrategy : public train::Strategy {
+class SelfKdStrategy : public KdStrategy {
  public:
-  explicit SelfKdStrategy(KdRunConfig config);
+  using KdStrategy::KdStrategy;
 
-  std::string name() const override { return mode_name(c_.mode); }
   std::string models() const override { return "multi-exit " + c_.student_model; }
-  void validate(const train::TrainConfig&) const override { distill::validate(c_); }
-  int64_t resident_epochs() const override;
   void build(const train::RunSetup& setup) override;
   int64_t max_steps(train::Role role, int64_t steps) const override;
   void step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) override;
   void finish(train::StepContext& context) override;
   std::vector<train::Evaluated> evaluated() override;
   train::CheckpointParts checkpoint_parts() override;
-  nlohmann::json identity() const override;
-  nlohmann::json state() const override { return schedule_->state(); }
-  void load_state(const nlohmann::json& state) override { schedule_->load_state(state); }
 
  private:
   SelfKdLossConfig self_loss() const { return {c_.loss.alpha, c_.loss.temperature, c_.loss.beta}; }
   void shallow_exits_step(const BatchRef& ref, train::StepContext& context);
 
-  KdRunConfig c_;
-  std::unique_ptr<SpacedSchedule> schedule_;
   std::shared_ptr<nn::MultiExitResNet> model_;
   std::unique_ptr<optim::Optimizer> optimizer_;
 };

@@ -11,12 +11,6 @@ namespace {
 
 constexpr const char* kOp = "train";
 
-std::string str(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g", v);
-  return buf;
-}
-
 }  // namespace
 
 const char* optimizer_name(OptimizerKind kind) { return kind == OptimizerKind::sgd ? "sgd" : "adamw"; }
@@ -46,21 +40,21 @@ void validate(const TrainConfig& c) {
   ENGRAM_CONFIG_CHECK(c.epochs >= 1, kOp, "epochs", "must be at least 1, got " + std::to_string(c.epochs));
   ENGRAM_CONFIG_CHECK(c.batch >= 1, kOp, "batch", "must be at least 1, got " + std::to_string(c.batch));
   ENGRAM_CONFIG_CHECK(c.eval_batch >= 1, kOp, "eval_batch", "must be at least 1, got " + std::to_string(c.eval_batch));
-  ENGRAM_CONFIG_CHECK(c.lr > 0 && std::isfinite(c.lr), kOp, "lr", "must be > 0, got " + str(c.lr));
-  ENGRAM_CONFIG_CHECK(c.momentum >= 0 && c.momentum < 1, kOp, "momentum", "must be in [0, 1), got " + str(c.momentum));
+  ENGRAM_CONFIG_CHECK(c.lr > 0 && std::isfinite(c.lr), kOp, "lr", "must be > 0, got " + message_number(c.lr));
+  ENGRAM_CONFIG_CHECK(c.momentum >= 0 && c.momentum < 1, kOp, "momentum", "must be in [0, 1), got " + message_number(c.momentum));
   ENGRAM_CONFIG_CHECK(!c.nesterov || (c.optimizer == OptimizerKind::sgd && c.momentum > 0), kOp, "nesterov",
                       std::string("needs optimizer sgd and momentum > 0, got ") + optimizer_name(c.optimizer) +
-                          " with momentum " + str(c.momentum));
-  ENGRAM_CONFIG_CHECK(c.weight_decay >= 0, kOp, "weight_decay", "must be >= 0, got " + str(c.weight_decay));
-  ENGRAM_CONFIG_CHECK(c.gamma > 0, kOp, "gamma", "must be > 0, got " + str(c.gamma));
+                          " with momentum " + message_number(c.momentum));
+  ENGRAM_CONFIG_CHECK(c.weight_decay >= 0, kOp, "weight_decay", "must be >= 0, got " + message_number(c.weight_decay));
+  ENGRAM_CONFIG_CHECK(c.gamma > 0, kOp, "gamma", "must be > 0, got " + message_number(c.gamma));
   ENGRAM_CONFIG_CHECK(c.warmup_epochs >= 0 && c.warmup_epochs < static_cast<double>(c.epochs), kOp, "warmup_epochs",
-                      "must be in [0, epochs = " + std::to_string(c.epochs) + "), got " + str(c.warmup_epochs));
+                      "must be in [0, epochs = " + std::to_string(c.epochs) + "), got " + message_number(c.warmup_epochs));
   if (c.schedule == ScheduleKind::multistep) {
     ENGRAM_CONFIG_CHECK(!c.milestones.empty(), kOp, "milestones", "must not be empty for the multistep schedule");
     for (size_t i = 0; i < c.milestones.size(); ++i)
       ENGRAM_CONFIG_CHECK(c.milestones[i] >= c.warmup_epochs && (i == 0 || c.milestones[i] > c.milestones[i - 1]), kOp,
                           "milestones",
-                          "must increase and not fall inside the warm-up, got " + str(c.milestones[i]) +
+                          "must increase and not fall inside the warm-up, got " + message_number(c.milestones[i]) +
                               " at position " + std::to_string(i + 1));
   }
   ENGRAM_CONFIG_CHECK(c.subset >= 0, kOp, "subset", "must be >= 0, got " + std::to_string(c.subset));

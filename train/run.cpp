@@ -18,12 +18,6 @@ namespace {
 constexpr const char* kOp = "train";
 constexpr const char* kCheckpointFormat = "engram.run/1";
 
-std::string str(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g", v);
-  return buf;
-}
-
 const char* role_name(Role role) { return role == Role::student ? "student" : "teacher"; }
 
 // What a resumed run must share with the run that wrote the checkpoint, so
@@ -124,7 +118,7 @@ class Loop : public StepContext {
       reads += e.host_reads;
       for (float v : e.losses)
         ENGRAM_CHECK(std::isfinite(v), NumericalError, kOp,
-                     std::string("the ") + role_name(role) + "'s training loss became " + str(v) + " in epoch " +
+                     std::string("the ") + role_name(role) + "'s training loss became " + message_number(v) + " in epoch " +
                          std::to_string(m.epoch) + " (try a lower lr); the checkpoint of the previous epoch is kept");
       model.train_loss = e.mean_loss;
       model.train_accuracy = e.accuracy;
@@ -213,7 +207,7 @@ class Loop : public StepContext {
                  static_cast<long long>(data_.train.width()), static_cast<long long>(data_.num_classes),
                  data_.device.str().c_str());
     std::fprintf(hooks_.log, "%s: %s lr %s, %s schedule, %lld epochs of %lld steps (batch %lld), seed %llu%s%s\n",
-                 name().c_str(), optimizer_name(c_.optimizer), str(c_.lr).c_str(), schedule_name(c_.schedule),
+                 name().c_str(), optimizer_name(c_.optimizer), message_number(c_.lr).c_str(), schedule_name(c_.schedule),
                  static_cast<long long>(c_.epochs), static_cast<long long>(steps_), static_cast<long long>(c_.batch),
                  static_cast<unsigned long long>(c_.seed), c_.out_dir.empty() ? "" : ", out ", c_.out_dir.c_str());
     if (first_epoch > 0)
