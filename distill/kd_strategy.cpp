@@ -15,12 +15,22 @@ using train::Role;
 
 // A model file for the offline teacher: a `train` checkpoint (its
 // "optimizer.*" entries are skipped) or bare weights with PyTorch names.
-void load_teacher_weights(const std::string& path, nn::Module& teacher) {
+// A file of another architecture or class count is a ConfigError naming the
+// first tensor that does not fit.
+void load_teacher_weights(const std::string& path, const std::string& model, nn::Module& teacher) {
   nn::SafetensorsFile file = nn::load_safetensors(path);
   nn::NamedTensors weights;
   for (auto& entry : file.tensors)
     if (entry.first.rfind("optimizer.", 0) != 0) weights.push_back(entry);
-  teacher.load_state_dict(weights, /*strict=*/true);
+  try {
+    teacher.load_state_dict(weights, /*strict=*/true);
+  } catch (const ShapeError& e) {
+    throw ConfigError("spaced_kd", "teacher_checkpoint",
+                      path + " does not fit teacher_model " + model + " on this dataset (" + e.what() + ")");
+  } catch (const ValueError& e) {
+    throw ConfigError("spaced_kd", "teacher_checkpoint",
+                      path + " is not a " + model + " (" + e.what() + ")");
+  }
 }
 
 }  // namespace
@@ -44,7 +54,7 @@ void TeacherStudentStrategy::build(const train::RunSetup& setup) {
   teacher_ = nn::make_model(c_.teacher_model, setup.in_channels, setup.num_classes);
   teacher_->to(setup.device);
   if (c_.mode == Mode::offline) {
-    load_teacher_weights(c_.teacher_checkpoint, *teacher_);
+    load_teacher_weights(c_.teacher_checkpoint, c_.teacher_model, *teacher_);
     teacher_->eval();
   } else {
     teacher_optimizer_ = train::make_optimizer(setup.config, teacher_->parameters());

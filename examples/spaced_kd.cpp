@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "distill/kd_run.h"
 #include "examples/train_flags.h"
+#include "train/interrupt.h"
 #include "train/metrics.h"
 
 using namespace engram;
@@ -163,6 +164,9 @@ RunRecord record_from_json(const nlohmann::json& j, const std::string& path) {
   return r;
 }
 
+// Ctrl-C: the run in progress checkpointed its unfinished epoch.
+struct Interrupted {};
+
 RunRecord run_one(KdRunConfig config, const std::string& dir, bool resume) {
   config.train.out_dir = dir;
   std::string result_path = dir + "/result.json";
@@ -173,6 +177,7 @@ RunRecord run_one(KdRunConfig config, const std::string& dir, bool resume) {
   if (resume && std::filesystem::exists(dir + "/last.safetensors")) config.train.resume = dir + "/last.safetensors";
   std::filesystem::create_directories(dir);
   train::RunResult result = run_kd(config);
+  if (result.interrupted) throw Interrupted{};
   RunRecord record{result.history, 0, result.host_reads_per_epoch};
   for (const EpochMetrics& m : result.history) record.seconds += m.seconds;
   train::write_file_atomic(result_path, record_json(record).dump(2) + "\n");
@@ -242,6 +247,7 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", resume, "reuse finished runs and continue interrupted ones in --out");
   CLI11_PARSE(app, argc, argv);
 
+  train::install_interrupt_handler();
   try {
     flags.apply();
     ENGRAM_CONFIG_CHECK(kl_form == "standard" || kl_form == "reference", "spaced_kd", "kl_form",
@@ -349,6 +355,9 @@ int main(int argc, char** argv) {
                                                    " seeds (" + config.student_model + " on " + config.train.dataset + ")",
                                                "test accuracy (%)", curves, 100.0, 100.0));
     std::printf("spaced_kd: wrote %s/table.{csv,json,md} and curves.svg\n", out_dir.c_str());
+  } catch (const Interrupted&) {
+    std::fprintf(stderr, "spaced_kd: interrupted; to continue, run the same command with --resume\n");
+    return 130;  // as a shell reports a process ended by SIGINT
   } catch (const Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "error: %s\n", programs::program_message("spaced_kd", e).c_str());

@@ -5,6 +5,7 @@
 
 #include "examples/train_flags.h"
 #include "train/baseline.h"
+#include "train/interrupt.h"
 #include "train/run.h"
 
 namespace engram::programs {
@@ -62,7 +63,13 @@ int train_main(int argc, char** argv, const Preset& preset) {
     flags.apply();
     ENGRAM_CONFIG_CHECK(!config.out_dir.empty(), "train", "out_dir", "must name a folder");
     train::BaselineStrategy strategy(model);
-    train::run(config, strategy);
+    train::install_interrupt_handler();
+    train::RunResult result = train::run(config, strategy);
+    if (result.interrupted) {
+      std::fprintf(stderr, "%s: interrupted; to continue, run the same command with --resume %s\n",
+                   preset.program.c_str(), result.checkpoint.c_str());
+      return 130;  // as a shell reports a process ended by SIGINT
+    }
   } catch (const Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "error: %s\n", program_message(preset.program, e).c_str());

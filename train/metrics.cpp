@@ -298,10 +298,22 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
                "cannot rename " + temp + " to " + path);
 }
 
-void write_metrics_files(const std::string& dir, const std::vector<EpochMetrics>& history, const std::string& title) {
+void prepare_output_folder(const std::string& dir, const std::string& op) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
-  ENGRAM_CHECK(!error, IOError, "write_metrics_files", "cannot create folder " + dir + ": " + error.message());
+  ENGRAM_CHECK(!error, IOError, op, "cannot create folder " + dir + ": " + error.message());
+  const std::string probe = dir + "/.engram-write-test";
+  bool writable = false;
+  {
+    std::ofstream out(probe, std::ios::binary | std::ios::trunc);
+    writable = out.good() && (out << "ok").flush().good();
+  }
+  std::filesystem::remove(probe, error);
+  ENGRAM_CHECK(writable, IOError, op, "cannot write into the output folder " + dir + " (read-only, or no space?)");
+}
+
+void write_metrics_files(const std::string& dir, const std::vector<EpochMetrics>& history, const std::string& title) {
+  prepare_output_folder(dir, "write_metrics_files");
   write_file_atomic(dir + "/metrics.csv", metrics_csv(history));
   write_file_atomic(dir + "/metrics.json", metrics_json(history).dump(2) + "\n");
   write_file_atomic(dir + "/metrics.svg", metrics_svg(history, title));

@@ -60,6 +60,10 @@ std::string curves_svg(const std::string& title, const std::string& y_label, con
 // missing), each atomically (temp file + rename). Throws IOError naming the file.
 void write_metrics_files(const std::string& dir, const std::vector<EpochMetrics>& history, const std::string& title);
 
+// Creates `dir` if missing and checks that a file can be written into it;
+// IOError (starting with `op`) naming the folder otherwise.
+void prepare_output_folder(const std::string& dir, const std::string& op);
+
 // Writes `contents` to `path` through a temp file in the same folder and a rename.
 void write_file_atomic(const std::string& path, const std::string& contents);
 

@@ -7,6 +7,7 @@
 #include "core/random.h"
 #include "train/bn_recalibrate.h"
 #include "train/evaluate.h"
+#include "train/interrupt.h"
 #include "train/progress.h"
 #include "train/run_data.h"
 #include "train/step_records.h"
@@ -31,6 +32,11 @@ nlohmann::json run_identity(const TrainConfig& c, const Strategy& strategy) {
   return identity;
 }
 
+// Where a run continues: after `epoch` whole epochs and `step` steps of the next.
+struct Position {
+  int64_t epoch = 0, step = 0;
+};
+
 class Loop : public StepContext {
  public:
   Loop(const TrainConfig& config, Strategy& strategy, const RunHooks& hooks)
@@ -38,6 +44,8 @@ class Loop : public StepContext {
     validate(c_);
     strategy_.validate(c_);
     data_ = load_run_data(c_, strategy_.resident_epochs());
+    // An output folder that cannot be written fails now, not after the first epoch.
+    if (!c_.out_dir.empty()) prepare_output_folder(c_.out_dir, kOp);
     steps_ = data_.train_loader->steps_per_epoch();
     manual_seed(c_.seed);  // the weight initialisation depends only on the seed
     strategy_.build({c_, data_.device, data_.train.channels(), data_.num_classes, steps_});
@@ -48,9 +56,10 @@ class Loop : public StepContext {
 
   RunResult run() {
     RunResult result;
-    result.first_epoch = c_.resume.empty() ? 0 : resume_from(c_.resume);
-    print_header(result.first_epoch);
-    for (int64_t epoch = result.first_epoch; epoch < c_.epochs; ++epoch) {
+    const Position resumed = c_.resume.empty() ? Position{} : resume_from(c_.resume);
+    result.first_epoch = resumed.epoch;
+    print_header(resumed);
+    for (int64_t epoch = resumed.epoch; epoch < c_.epochs; ++epoch) {
       auto start = std::chrono::steady_clock::now();
       EpochMetrics m;
       m.epoch = epoch + 1;
@@ -58,7 +67,8 @@ class Loop : public StepContext {
       ProgressBar bar(hooks_.log, ProgressBar::is_terminal(hooks_.log),
                       name() + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c_.epochs), steps_,
                       c_.batch);
-      for (int64_t step = 0; step < steps_; ++step) {
+      for (int64_t step = epoch == resumed.epoch ? resumed.step : 0; step < steps_; ++step) {
+        if (stop_requested()) return interrupted(result, {epoch, step});
         const BatchRef ref{static_cast<uint64_t>(epoch), step};
         strategy_.step(ref, data_.train_loader->batch(ref.epoch, ref.step), *this);
         bar.update(step + 1, [this] { return running_loss(); });
@@ -72,7 +82,7 @@ class Loop : public StepContext {
       print_epoch(m);
       if (!c_.out_dir.empty()) {
         write_metrics_files(c_.out_dir, history_, strategy_.models() + " on " + c_.dataset);
-        result.checkpoint = save(epoch + 1);
+        result.checkpoint = save({epoch + 1, 0});
       }
       if (hooks_.on_epoch_end) hooks_.on_epoch_end(m);
       if (hooks_.stop_after_epoch > 0 && epoch + 1 >= hooks_.stop_after_epoch) break;
@@ -95,7 +105,7 @@ class Loop : public StepContext {
 
   void stepped(Role role, const BatchRef& ref, const data::Batch& batch, const Tensor& loss,
                const Tensor& logits) override {
-    records(role).record(loss, logits, batch.labels);
+    records(role).record(ref, loss, logits, batch.labels);
     if (hooks_.on_step) hooks_.on_step({role, ref, &batch});
   }
 
@@ -116,10 +126,13 @@ class Loop : public StepContext {
       model.steps = records(role).count();
       StepRecords::Epoch e = records(role).take();
       reads += e.host_reads;
-      for (float v : e.losses)
-        ENGRAM_CHECK(std::isfinite(v), NumericalError, kOp,
-                     std::string("the ") + role_name(role) + "'s training loss became " + message_number(v) + " in epoch " +
-                         std::to_string(m.epoch) + " (try a lower lr); the checkpoint of the previous epoch is kept");
+      for (size_t i = 0; i < e.losses.size(); ++i)
+        ENGRAM_CHECK(std::isfinite(e.losses[i]), NumericalError, kOp,
+                     std::string("the ") + role_name(role) + "'s training loss became " + message_number(e.losses[i]) +
+                         " at its step " + std::to_string(i + 1) + " of " + std::to_string(e.losses.size()) +
+                         " in epoch " + std::to_string(m.epoch) + " (on batch " + std::to_string(e.batches[i].step) +
+                         " of epoch " + std::to_string(e.batches[i].epoch + 1) +
+                         "; try a lower lr); the checkpoint of the previous epoch is kept");
       model.train_loss = e.mean_loss;
       model.train_accuracy = e.accuracy;
       std::vector<float>& all = role == Role::student ? result.student_step_losses : result.teacher_step_losses;
@@ -152,12 +165,34 @@ class Loop : public StepContext {
     return reads;
   }
 
-  std::string save(int64_t epochs_done) {
+  // The checkpoint at a step boundary, with a stop request: the unfinished
+  // epoch's step records go into the checkpoint.
+  RunResult interrupted(RunResult& result, const Position& at) {
+    clear_stop_request();
+    result.interrupted = true;
+    result.history = history_;
+    if (!c_.out_dir.empty()) result.checkpoint = save(at);
+    if (hooks_.log) {
+      std::fprintf(hooks_.log, "%s: interrupted after step %lld of epoch %lld", name().c_str(),
+                   static_cast<long long>(at.step), static_cast<long long>(at.epoch + 1));
+      if (!result.checkpoint.empty()) std::fprintf(hooks_.log, "; %s continues it (resume)", result.checkpoint.c_str());
+      std::fprintf(hooks_.log, "\n");
+      std::fflush(hooks_.log);
+    }
+    return result;
+  }
+
+  std::string save(const Position& at) {
     nlohmann::json history = nlohmann::json::array();
     for (const EpochMetrics& m : history_) history.push_back(to_json(m));
     const Generator& gen = default_generator();
+    nlohmann::json records = nullptr;
+    if (at.step > 0)
+      records = {{"student", records_[0].state()}, {"teacher", records_[1].state()}};
     nlohmann::json state = {{"format", kCheckpointFormat},
-                            {"epoch", epochs_done},
+                            {"epoch", at.epoch},
+                            {"step", at.step},
+                            {"records", records},
                             {"run", run_identity(c_, strategy_)},
                             {"generator", {{"seed", gen.seed()}, {"offset", gen.offset()}}},
                             {"strategy", strategy_.state()},
@@ -168,9 +203,9 @@ class Loop : public StepContext {
     return path;
   }
 
-  // Restores the strategy's models, optimisers and state, the generator and
-  // the metrics; returns the epoch to continue with.
-  int64_t resume_from(const std::string& path) {
+  // Restores the strategy's models, optimisers and state, the generator, the
+  // metrics and an unfinished epoch's step records; returns where to continue.
+  Position resume_from(const std::string& path) {
     nlohmann::json state = load_checkpoint(path, strategy_.checkpoint_parts());
     const std::string format = json_value<std::string>(state, "format", path);
     ENGRAM_CONFIG_CHECK(format == kCheckpointFormat, kOp, "resume",
@@ -178,10 +213,12 @@ class Loop : public StepContext {
                             kCheckpointFormat + "\")");
     const nlohmann::json saved = json_value<nlohmann::json>(state, "run", path);
     const nlohmann::json now = run_identity(c_, strategy_);
+    std::string differences;
     for (auto it = now.begin(); it != now.end(); ++it)
-      ENGRAM_CONFIG_CHECK(saved.contains(it.key()) && saved[it.key()] == it.value(), kOp, "resume",
-                          path + " was written by a run with " + it.key() + " " +
-                              saved.value(it.key(), nlohmann::json()).dump() + ", this run has " + it.value().dump());
+      if (!saved.contains(it.key()) || saved[it.key()] != it.value())
+        differences += (differences.empty() ? "" : "; ") + it.key() + " " +
+                       saved.value(it.key(), nlohmann::json()).dump() + ", this run has " + it.value().dump();
+    ENGRAM_CONFIG_CHECK(differences.empty(), kOp, "resume", path + " was written by a run with " + differences);
     const nlohmann::json generator = json_value<nlohmann::json>(state, "generator", path);
     default_generator().set_state(json_value<uint64_t>(generator, "seed", path),
                                   json_value<uint64_t>(generator, "offset", path));
@@ -194,10 +231,19 @@ class Loop : public StepContext {
         throw IOError(std::string(kOp) + ": " + path + ": " + e.what());
       }
     }
-    return json_value<int64_t>(state, "epoch", path);
+    const Position at{json_value<int64_t>(state, "epoch", path), json_value<int64_t>(state, "step", path)};
+    ENGRAM_CHECK(at.step >= 0 && at.step < steps_, IOError, kOp,
+                 path + ": step " + std::to_string(at.step) + " is not a step of an epoch of " +
+                     std::to_string(steps_));
+    if (at.step > 0) {
+      const nlohmann::json records = json_value<nlohmann::json>(state, "records", path);
+      records_[0].load_state(json_value<nlohmann::json>(records, "student", path));
+      records_[1].load_state(json_value<nlohmann::json>(records, "teacher", path));
+    }
+    return at;
   }
 
-  void print_header(int64_t first_epoch) const {
+  void print_header(const Position& start) const {
     if (!hooks_.log) return;
     std::fprintf(hooks_.log,
                  "%s: %s on %s: %lld training / %lld test images of %lldx%lldx%lld, %lld classes; device %s\n",
@@ -210,9 +256,9 @@ class Loop : public StepContext {
                  name().c_str(), optimizer_name(c_.optimizer), message_number(c_.lr).c_str(), schedule_name(c_.schedule),
                  static_cast<long long>(c_.epochs), static_cast<long long>(steps_), static_cast<long long>(c_.batch),
                  static_cast<unsigned long long>(c_.seed), c_.out_dir.empty() ? "" : ", out ", c_.out_dir.c_str());
-    if (first_epoch > 0)
-      std::fprintf(hooks_.log, "%s: resumed from %s after epoch %lld\n", name().c_str(), c_.resume.c_str(),
-                   static_cast<long long>(first_epoch));
+    if (start.epoch > 0 || start.step > 0)
+      std::fprintf(hooks_.log, "%s: resumed from %s after epoch %lld, step %lld\n", name().c_str(), c_.resume.c_str(),
+                   static_cast<long long>(start.epoch), static_cast<long long>(start.step));
     std::fflush(hooks_.log);
   }
 

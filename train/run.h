@@ -46,8 +46,13 @@ struct RunResult {
   std::vector<float> student_step_losses, teacher_step_losses;
   int64_t host_reads_per_epoch = 0;  // device-to-host reads at each epoch's end
   std::string checkpoint;            // the last checkpoint written ("" if none)
+  // Stopped by train::request_stop (Ctrl-C, train/interrupt.h) at a step
+  // boundary; `checkpoint` then holds the unfinished epoch.
+  bool interrupted = false;
 };
 
+// When a stop is requested (train/interrupt.h) the loop checkpoints at the
+// next step boundary (with out_dir set) and returns with `interrupted`.
 // ConfigError naming a field for an invalid configuration, the data and
 // checkpoint errors of the loaders, and NumericalError when a loss becomes
 // NaN or infinite (the previous epoch's checkpoint is kept).

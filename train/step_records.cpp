@@ -22,7 +22,7 @@ double mean_of(const std::vector<float>& values) {
 StepRecords::StepRecords(int64_t capacity, Device device)
     : records_(Tensor::zeros({2 * capacity}, DType::f32, device)), capacity_(capacity) {}
 
-void StepRecords::record(const Tensor& loss, const Tensor& logits, const Tensor& labels) {
+void StepRecords::record(const BatchRef& ref, const Tensor& loss, const Tensor& logits, const Tensor& labels) {
   ENGRAM_CHECK(count_ < capacity_, ValueError, "StepRecords",
                "more than the " + std::to_string(capacity_) + " steps planned for one epoch");
   NoGradGuard no_grad;
@@ -32,6 +32,7 @@ void StepRecords::record(const Tensor& loss, const Tensor& logits, const Tensor&
     counted_samples_ += labels.size(0);
     ++counted_steps_;
   }
+  batches_.push_back(ref);
   ++count_;
 }
 
@@ -52,8 +53,49 @@ StepRecords::Epoch StepRecords::take() {
       epoch.accuracy = 100.0 * correct / static_cast<double>(counted_samples_);
     }
   }
+  epoch.batches = std::move(batches_);
+  batches_.clear();
   count_ = counted_steps_ = counted_samples_ = 0;
   return epoch;
+}
+
+nlohmann::json StepRecords::state() const {
+  nlohmann::json batches = nlohmann::json::array();
+  for (const BatchRef& b : batches_) batches.push_back({b.epoch, b.step});
+  std::vector<float> records = count_ > 0 ? records_.to_vector<float>() : std::vector<float>{};
+  std::vector<float> losses(records.begin(), records.begin() + count_);
+  std::vector<float> correct;
+  if (count_ > 0) correct.assign(records.begin() + capacity_, records.begin() + capacity_ + count_);
+  // float -> JSON double -> float is exact.
+  return {{"losses", losses},
+          {"correct", correct},
+          {"batches", batches},
+          {"counted_steps", counted_steps_},
+          {"counted_samples", counted_samples_}};
+}
+
+void StepRecords::load_state(const nlohmann::json& state) {
+  try {
+    std::vector<float> losses = state.at("losses").get<std::vector<float>>();
+    std::vector<float> correct = state.at("correct").get<std::vector<float>>();
+    const nlohmann::json& batches = state.at("batches");
+    const int64_t n = static_cast<int64_t>(losses.size());
+    ENGRAM_CHECK(n <= capacity_ && correct.size() == losses.size() && batches.size() == losses.size(), IOError,
+                 "StepRecords", "the saved records hold " + std::to_string(n) + " steps, at most " +
+                                    std::to_string(capacity_) + " fit, with as many counts and batches");
+    batches_.clear();
+    for (const nlohmann::json& b : batches) batches_.push_back({b.at(0).get<uint64_t>(), b.at(1).get<int64_t>()});
+    count_ = n;
+    counted_steps_ = state.at("counted_steps").get<int64_t>();
+    counted_samples_ = state.at("counted_samples").get<int64_t>();
+    if (n == 0) return;
+    NoGradGuard no_grad;
+    const Device device = records_.device();
+    records_.narrow_rows(0, n).copy_(Tensor::from_vector<float>(losses, {n}).to(device));
+    records_.narrow_rows(capacity_, n).copy_(Tensor::from_vector<float>(correct, {n}).to(device));
+  } catch (const nlohmann::json::exception& e) {
+    throw IOError(std::string("StepRecords: the saved records are malformed (") + e.what() + ")");
+  }
 }
 
 }  // namespace engram::train

@@ -3,9 +3,11 @@
 // written into device tensors with no synchronisation, and read by the host
 // once, at the epoch's end.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "core/tensor.h"
+#include "train/batch_ref.h"
 
 namespace engram::train {
 
@@ -15,15 +17,16 @@ class StepRecords {
   // At most `capacity` steps per epoch (ValueError beyond).
   StepRecords(int64_t capacity, Device device);
 
-  // The step's loss (a scalar) and, when `logits` is defined, its correct
-  // count over `labels` for the training accuracy.
-  void record(const Tensor& loss, const Tensor& logits, const Tensor& labels);
+  // The step's loss (a scalar) on batch `ref` and, when `logits` is defined,
+  // its correct count over `labels` for the training accuracy.
+  void record(const BatchRef& ref, const Tensor& loss, const Tensor& logits, const Tensor& labels);
   int64_t count() const { return count_; }
   // The mean loss of the steps so far: one device read (for the progress bar).
   double running_loss() const;
 
   struct Epoch {
-    std::vector<float> losses;  // every step's, in order
+    std::vector<float> losses;      // every step's, in order
+    std::vector<BatchRef> batches;  // the batch of each step
     double mean_loss = 0;       // NaN when no step was taken
     double accuracy = 0;        // percent; NaN unless every step recorded logits
     int64_t host_reads = 0;     // device-to-host reads this took
@@ -31,8 +34,14 @@ class StepRecords {
   // Reads the epoch's records and starts the next epoch.
   Epoch take();
 
+  // The records of an unfinished epoch (one host read), for a checkpoint,
+  // and their return into the device buffer; IOError for a malformed state.
+  nlohmann::json state() const;
+  void load_state(const nlohmann::json& state);
+
  private:
   Tensor records_;
+  std::vector<BatchRef> batches_;
   int64_t capacity_ = 0, count_ = 0, counted_steps_ = 0, counted_samples_ = 0;
 };
 

@@ -10,6 +10,7 @@
 #include "train/checkpoint.h"
 #include "nn/models.h"
 #include "nn/safetensors.h"
+#include "tests/support/checks.h"
 
 using namespace engram;
 namespace fs = std::filesystem;
@@ -304,4 +305,14 @@ TEST_CASE("checkpoint parts and writes are checked", "[checkpoint][errors]") {
   CHECK(read_bytes(path) == original);
   for (const auto& entry : fs::directory_iterator(dir.path))
     CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+}
+
+TEST_CASE("a checkpoint state key that is missing or of another type is an IOError naming key and file",
+          "[checkpoint][errors]") {
+  const nlohmann::json state = {{"epoch", "three"}};
+  CHECK(engram::testing::message_of<IOError>([&] { train::json_value<int64_t>(state, "format", "a.safetensors"); }) ==
+        "checkpoint a.safetensors: the state has no key \"format\"");
+  CHECK(engram::testing::message_of<IOError>([&] { train::json_value<int64_t>(state, "epoch", "a.safetensors"); }) ==
+        "checkpoint a.safetensors: key \"epoch\" holds \"three\", which is not of the expected type");
+  CHECK(train::json_value<std::string>(state, "epoch", "a.safetensors") == "three");
 }

@@ -330,3 +330,11 @@ TEST_CASE("losses reject misuse with a readable error", "[loss][errors]") {
   CHECK_THROWS_AS(l2_distance(Tensor::zeros({2}, DType::i32), Tensor::zeros({2}, DType::i32)), DTypeError);
   CHECK_THROWS_AS(l2_distance(Tensor::zeros({0}), Tensor::zeros({0})), ShapeError);
 }
+
+TEST_CASE("a label outside [0, C) is a ValueError naming the label and its row", "[loss][errors]") {
+  Tensor logits = Tensor::zeros({3, 4});
+  CHECK_THAT(engram::testing::message_of<ValueError>(
+                 [&] { cross_entropy(logits, Tensor::from_vector<int32_t>({0, 4, 1}, {3})); }),
+             Catch::StartsWith("cross_entropy: label 4 in row 1 is outside [0, 4)"));
+  CHECK_THROWS_AS(cross_entropy(logits, Tensor::from_vector<int32_t>({-1, 0, 1}, {3})), ValueError);
+}

@@ -165,7 +165,7 @@ TEST_CASE("the docs list exactly the flags the programs accept", "[programs][doc
   CHECK(documented == zoo.substr(0, zoo.find('\n')));
 }
 
-TEST_CASE("train and spaced_kd --modes baseline are one loop: the same metrics and weights, bitwise", "[programs]") {
+TEST_CASE("train and spaced_kd --modes baseline are one loop: the same metrics and weights, bitwise", "[programs][e2e]") {
   const std::string dir = temp_dir("baseline");
   const std::string common =
       " --subset 256 --test-subset 200 --eval-batch 100 --epochs 2 --batch 32 --lr 0.05 --bn-recalibrate 2 --device cpu";

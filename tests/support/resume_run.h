@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,9 @@ struct RecordedRun {
   train::RunResult summary;
 };
 
-inline RecordedRun run_recorded(const train::TrainConfig& config, int64_t stop_after_epoch = 0) {
+// `on_step`, if given, sees every step (it may call train::request_stop).
+inline RecordedRun run_recorded(const train::TrainConfig& config, int64_t stop_after_epoch = 0,
+                                std::function<void(const train::StepEvent&)> on_step = {}) {
   RecordedRun recorded;
   train::BaselineStrategy strategy("tiny-resnet", 0, [](int64_t in_channels, int64_t num_classes) {
     return std::make_shared<nn::ResNet>(nn::ResNet::Block::basic, std::vector<int64_t>{1, 1, 1},
@@ -53,6 +56,7 @@ inline RecordedRun run_recorded(const train::TrainConfig& config, int64_t stop_a
   });
   train::RunHooks hooks;
   hooks.stop_after_epoch = stop_after_epoch;
+  hooks.on_step = std::move(on_step);
   hooks.log = nullptr;
   recorded.summary = train::run(config, strategy, hooks);
   // The run's step losses, split into its epochs.
