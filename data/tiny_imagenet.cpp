@@ -10,10 +10,7 @@
 #include <sstream>
 
 #include "data/image_cache.h"
-
-// The one translation unit that compiles stb_image.
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb/stb_image.h>
+#include "data/image_decode.h"
 
 namespace engram::data {
 
@@ -131,23 +128,6 @@ uint64_t source_fingerprint(const fs::path& root, const std::vector<std::string>
   return hash;
 }
 
-// Decodes one image into CHW bytes; returns an error message, empty on success.
-std::string decode_image(const std::string& path, uint8_t* chw) {
-  int width = 0, height = 0, channels_in_file = 0;
-  // Asking for 3 channels converts gray (and gray + alpha) to RGB by repeating the value.
-  stbi_uc* hwc = stbi_load(path.c_str(), &width, &height, &channels_in_file, kChannels);
-  if (!hwc) return "cannot decode " + path + " (" + stbi_failure_reason() + ")";
-  std::string error;
-  if (width != kSide || height != kSide) {
-    error = path + ": expected a 64x64 image, got " + std::to_string(width) + "x" + std::to_string(height);
-  } else {
-    for (int c = 0; c < kChannels; ++c)
-      for (int i = 0; i < kSide * kSide; ++i) chw[c * kSide * kSide + i] = hwc[i * kChannels + c];
-  }
-  stbi_image_free(hwc);
-  return error;
-}
-
 ImageDataset decode_all(const fs::path& root, const std::vector<SourceImage>& sources, int64_t num_classes) {
   const int64_t n = static_cast<int64_t>(sources.size());
   ImageDataset ds;
@@ -163,8 +143,8 @@ ImageDataset decode_all(const fs::path& root, const std::vector<SourceImage>& so
   for (int64_t i = 0; i < n; ++i) {
     if (failed.load(std::memory_order_relaxed)) continue;
     labels[i] = sources[i].label;
-    std::string error =
-        decode_image((root / sources[i].relative_path).string(), images + i * kChannels * kSide * kSide);
+    const std::string path = (root / sources[i].relative_path).string();
+    std::string error = decode_image(path, kSide, kChannels, images + i * kChannels * kSide * kSide);
     if (!error.empty()) {
 #pragma omp critical(tiny_imagenet_error)
       if (!failed.exchange(true)) first_error = error;

@@ -10,12 +10,12 @@
 // class, val images in annotation order. The split "test" has no labels and
 // is not read.
 //
-// The JPEGs are decoded once with stb_image into a uint8 cache next to the
-// data (train.engram-cache, val.engram-cache; see data/image_cache.h), reused
-// while valid and rebuilt when corrupt or stale. A read-only data folder
+// The JPEGs are decoded once (data/image_decode.h: libjpeg-turbo, as PIL)
+// into a uint8 cache next to the data (train.engram-cache, val.engram-cache;
+// see data/image_cache.h), reused while valid and rebuilt when corrupt or
+// stale. A read-only data folder
 // still loads, without a cache. Every image must be 64x64; grayscale images
 // become RGB by repeating the gray value, as PIL's convert("RGB") does.
-// stb_image's JPEG decoder may differ from libjpeg by a few levels per pixel.
 #include <string>
 #include <vector>
 

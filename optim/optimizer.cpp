@@ -1,5 +1,6 @@
 #include "optim/optimizer.h"
 
+#include <cmath>
 #include <map>
 
 #include "core/autograd.h"
@@ -19,7 +20,13 @@ Tensor step_tensor(int64_t steps) { return Tensor::scalar(static_cast<double>(st
 int64_t read_steps(const std::map<std::string, Tensor>& state, const char* op) {
   auto it = state.find("step");
   ENGRAM_CHECK(it != state.end(), ValueError, op, "optimizer state has no \"step\" entry");
-  return static_cast<int64_t>(it->second.to(DType::f64).item<double>());
+  ENGRAM_CHECK(it->second.numel() == 1, ShapeError, op,
+               "optimizer state \"step\" must hold one value, got shape " + shape_str(it->second.shape()));
+  const double steps = it->second.to(DType::f64).item<double>();
+  // A count: a whole number that an int64 holds exactly (the check is false for NaN).
+  ENGRAM_CHECK(steps >= 0 && steps <= 9007199254740992.0 && steps == std::floor(steps), ValueError, op,
+               "optimizer state \"step\" must be a whole number in [0, 2^53], got " + message_number(steps));
+  return static_cast<int64_t>(steps);
 }
 
 // Copies state[name] into `slot` (allocating it like `param` if needed).

@@ -8,8 +8,11 @@
 #include "data/image_cache.h"
 #include "data/tiny_imagenet.h"
 
+#include <cstdio>
+
+#include <jpeglib.h>
+
 #define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image.h>  // stbi_load is compiled into the library
 #include <stb/stb_image_write.h>
 
 using namespace engram;
@@ -35,28 +38,72 @@ std::vector<uint8_t> quadrant_image(int seed, int width = 64, int height = 64) {
   return rgb;
 }
 
-// stb_image_write's JPEG encoder left-shifts negative ints (undefined
-// behaviour that UBSan aborts on), so the sanitizer build (address together
-// with undefined, see scripts/test.sh) writes lossless PNGs under the same
-// names; the decoder goes by content. The release build tests real JPEGs.
-void write_jpeg(const fs::path& path, int seed, int width = 64, int height = 64) {
+// A JPEG written by libjpeg: `components` 3 (RGB) or 1 (grayscale).
+void write_jpeg_pixels(const fs::path& path, const std::vector<uint8_t>& pixels, int width, int height,
+                       int components) {
   fs::create_directories(path.parent_path());
-  std::vector<uint8_t> rgb = quadrant_image(seed, width, height);
-#if defined(__SANITIZE_ADDRESS__)
-  REQUIRE(stbi_write_png(path.c_str(), width, height, 3, rgb.data(), width * 3) != 0);
-#else
-  REQUIRE(stbi_write_jpg(path.c_str(), width, height, 3, rgb.data(), 100) != 0);
-#endif
+  FILE* file = std::fopen(path.c_str(), "wb");
+  REQUIRE(file != nullptr);
+  jpeg_compress_struct info;
+  jpeg_error_mgr errors;
+  info.err = jpeg_std_error(&errors);
+  jpeg_create_compress(&info);
+  jpeg_stdio_dest(&info, file);
+  info.image_width = static_cast<JDIMENSION>(width);
+  info.image_height = static_cast<JDIMENSION>(height);
+  info.input_components = components;
+  info.in_color_space = components == 3 ? JCS_RGB : JCS_GRAYSCALE;
+  jpeg_set_defaults(&info);
+  jpeg_set_quality(&info, 95, TRUE);
+  jpeg_start_compress(&info, TRUE);
+  while (info.next_scanline < info.image_height) {
+    JSAMPROW row = const_cast<JSAMPLE*>(pixels.data() + info.next_scanline * width * components);
+    jpeg_write_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_compress(&info);
+  jpeg_destroy_compress(&info);
+  std::fclose(file);
 }
 
-// A one-channel image. stb_image_write's JPEGs always have three components,
-// so the grayscale sample is a one-channel PNG under a .JPEG name (the decoder
-// goes by content, as PIL does); it takes the same 1 -> 3 channel path as a
-// grayscale JPEG.
+void write_jpeg(const fs::path& path, int seed, int width = 64, int height = 64) {
+  write_jpeg_pixels(path, quadrant_image(seed, width, height), width, height, 3);
+}
+
+// A grayscale JPEG: flat `value`, first row a ramp.
 void write_gray(const fs::path& path, uint8_t value) {
   std::vector<uint8_t> gray(64 * 64, value);
-  for (int x = 0; x < 64; ++x) gray[x] = static_cast<uint8_t>(x * 3);  // first row: a ramp
-  REQUIRE(stbi_write_png(path.c_str(), 64, 64, 1, gray.data(), 64) != 0);
+  for (int x = 0; x < 64; ++x) gray[x] = static_cast<uint8_t>(x * 3);
+  write_jpeg_pixels(path, gray, 64, 64, 1);
+}
+
+// A lossless PNG of the quadrant image: the other format the loader reads.
+void write_png(const fs::path& path, int seed) {
+  fs::create_directories(path.parent_path());
+  std::vector<uint8_t> rgb = quadrant_image(seed);
+  REQUIRE(stbi_write_png(path.c_str(), 64, 64, 3, rgb.data(), 64 * 3) != 0);
+}
+
+// libjpeg's decode of `file` with its defaults (PIL's), as RGB HWC bytes.
+std::vector<uint8_t> libjpeg_rgb(const fs::path& file) {
+  FILE* in = std::fopen(file.c_str(), "rb");
+  REQUIRE(in != nullptr);
+  jpeg_decompress_struct info;
+  jpeg_error_mgr errors;
+  info.err = jpeg_std_error(&errors);
+  jpeg_create_decompress(&info);
+  jpeg_stdio_src(&info, in);
+  jpeg_read_header(&info, TRUE);
+  info.out_color_space = JCS_RGB;
+  jpeg_start_decompress(&info);
+  std::vector<uint8_t> rgb(info.output_width * info.output_height * 3);
+  while (info.output_scanline < info.output_height) {
+    JSAMPROW row = rgb.data() + info.output_scanline * info.output_width * 3;
+    jpeg_read_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_decompress(&info);
+  jpeg_destroy_decompress(&info);
+  std::fclose(in);
+  return rgb;
 }
 
 void write_text(const fs::path& path, const std::string& text) {
@@ -91,16 +138,14 @@ fs::path write_tree(const fs::path& root) {
   return root;
 }
 
-// Checks that sample i of `ds` is the file decoded independently, transposed HWC -> CHW.
+// Checks that sample i of `ds` is the file decoded by libjpeg, transposed HWC -> CHW.
 void check_decoded(const data::ImageDataset& ds, int64_t i, const fs::path& file) {
-  int w = 0, h = 0, n = 0;
-  unsigned char* hwc = stbi_load(file.c_str(), &w, &h, &n, 3);
-  REQUIRE(hwc != nullptr);
+  const std::vector<uint8_t> hwc = libjpeg_rgb(file);
+  REQUIRE(hwc.size() == 3 * 64 * 64);
   const uint8_t* chw = ds.images.data<uint8_t>() + i * 3 * 64 * 64;
   int mismatches = 0;
   for (int c = 0; c < 3; ++c)
     for (int p = 0; p < 64 * 64; ++p) mismatches += chw[c * 4096 + p] != hwc[p * 3 + c];
-  stbi_image_free(hwc);
   INFO(file);
   CHECK(mismatches == 0);
 }
@@ -124,11 +169,13 @@ TEST_CASE("Tiny-ImageNet train and val load with labels in wnids.txt order", "[d
   for (int c = 0; c < 3; ++c)
     for (auto [y, x] : {std::pair{16, 16}, std::pair{16, 48}, std::pair{48, 16}, std::pair{48, 48}})
       CHECK(std::abs(train.images.at<uint8_t>({1, c, y, x}) - original[(y * 64 + x) * 3 + c]) <= 3);
-  // Grayscale: R = G = B = the gray value, as PIL's convert("RGB").
-  for (int c = 0; c < 3; ++c) {
-    CHECK(train.images.at<uint8_t>({3, c, 0, 10}) == 30);
-    CHECK(train.images.at<uint8_t>({3, c, 33, 20}) == 77);
-  }
+  // A grayscale JPEG: R = G = B = the gray value, as PIL's convert("RGB").
+  check_decoded(train, 3, root / "train/n01/images/n01_1.JPEG");
+  for (int c = 1; c < 3; ++c)
+    for (auto [y, x] : {std::pair{0, 10}, std::pair{33, 20}})
+      CHECK(train.images.at<uint8_t>({3, c, y, x}) == train.images.at<uint8_t>({3, 0, y, x}));
+  CHECK(std::abs(train.images.at<uint8_t>({3, 0, 0, 10}) - 30) <= 2);
+  CHECK(std::abs(train.images.at<uint8_t>({3, 0, 33, 20}) - 77) <= 1);
 
   data::ImageDataset val = data::load_tiny_imagenet(root.string(), /*train=*/false);
   CHECK(val.labels.to_vector<int32_t>() == std::vector<int32_t>{2, 0, 1});
@@ -138,6 +185,27 @@ TEST_CASE("Tiny-ImageNet train and val load with labels in wnids.txt order", "[d
   write_tree(parent.path / "tiny-imagenet-200");
   CHECK(data::load_dataset("tiny-imagenet", parent.path.string(), false).labels.to_vector<int32_t>() ==
         std::vector<int32_t>{2, 0, 1});
+}
+
+TEST_CASE("PNG images load exactly; truncated or misnamed files are errors naming them", "[data][tiny_imagenet]") {
+  TempDir dir;
+  fs::path root = write_tree(dir.path);
+  const fs::path png = root / "val/images/val_1.JPEG";  // the decoder goes by content, as PIL does
+  write_png(png, 6);
+  data::ImageDataset val = data::load_tiny_imagenet(root.string(), false);
+  const std::vector<uint8_t> original = quadrant_image(6);
+  int mismatches = 0;
+  for (int c = 0; c < 3; ++c)
+    for (int p = 0; p < 64 * 64; ++p) mismatches += val.images.at<uint8_t>({1, c, p / 64, p % 64}) != original[p * 3 + c];
+  CHECK(mismatches == 0);
+
+  fs::remove(root / "val.engram-cache");
+  const fs::path jpeg = root / "val/images/val_2.JPEG";
+  const std::string whole = read_bytes(jpeg);
+  write_bytes(jpeg, whole.substr(0, whole.size() / 2));
+  CHECK_THROWS_WITH(data::load_tiny_imagenet(root.string(), false),
+                    Catch::StartsWith("load_tiny_imagenet: cannot decode") && Catch::Contains("val_2.JPEG") &&
+                        Catch::Contains("corrupt JPEG"));
 }
 
 TEST_CASE("the Tiny-ImageNet cache is written atomically, reused, and rebuilt when corrupt or stale",
