@@ -16,7 +16,6 @@ engram_find_header(EIGEN3_INCLUDE_DIR Eigen/Core)
 engram_find_header(CATCH2_INCLUDE_DIR catch2/catch.hpp)
 engram_find_header(CLI11_INCLUDE_DIR CLI/CLI.hpp)
 engram_find_header(JSON_INCLUDE_DIR nlohmann/json.hpp)
-engram_find_header(STB_INCLUDE_DIR stb/stb_image.h)
 engram_find_header(ZLIB_INCLUDE_DIR zlib.h)
 # The runtime library is on every Linux system; its unversioned dev link may not be.
 find_library(ZLIB_LIBRARY NAMES z libz.so.1 REQUIRED)
@@ -28,7 +27,7 @@ find_library(JPEG_LIBRARY NAMES libjpeg.a HINTS ${ENGRAM_DEPS_DIR}/lib PATHS /us
 
 add_library(engram_deps INTERFACE)
 target_include_directories(engram_deps SYSTEM INTERFACE
-  ${EIGEN3_INCLUDE_DIR} ${CATCH2_INCLUDE_DIR} ${CLI11_INCLUDE_DIR} ${JSON_INCLUDE_DIR} ${STB_INCLUDE_DIR}
+  ${EIGEN3_INCLUDE_DIR} ${CATCH2_INCLUDE_DIR} ${CLI11_INCLUDE_DIR} ${JSON_INCLUDE_DIR}
   ${ZLIB_INCLUDE_DIR} ${JPEG_INCLUDE_DIR} ${JPEG_CONFIG_DIR})
 target_link_libraries(engram_deps INTERFACE ${ZLIB_LIBRARY} ${JPEG_LIBRARY})
 

@@ -12,6 +12,9 @@ namespace engram::data {
 
 namespace {
 
+constexpr uint64_t kMaxBytes = uint64_t{1} << 40;
+constexpr uint64_t kChunkBytes = uint64_t{64} << 20;
+
 bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
 
 // gzread reads gzip files and passes plain files through unchanged.
@@ -71,13 +74,30 @@ Tensor read_idx(const std::string& path) {
   ENGRAM_CHECK(read_up_to(file, dims_raw.data(), dims_raw.size(), path) == dims_raw.size(), IOError, "read_idx",
                path + ": file ends inside the header");
   Shape shape;
-  for (int d = 0; d < rank; ++d) shape.push_back(big_endian(&dims_raw[4 * d]));
-  Tensor out = Tensor::empty(shape, DType::u8);
-  size_t expected = static_cast<size_t>(out.numel());
-  size_t got = read_up_to(file, out.raw_data(), expected, path);
-  ENGRAM_CHECK(got == expected, IOError, "read_idx",
+  uint64_t expected = 1;
+  for (int d = 0; d < rank; ++d) {
+    const uint32_t size = big_endian(&dims_raw[4 * d]);
+    shape.push_back(size);
+    // Each factor is below 2^32, so the product is checked before it can overflow.
+    expected = size == 0 || expected <= kMaxBytes / size ? expected * size : kMaxBytes + 1;
+  }
+  ENGRAM_CHECK(expected <= kMaxBytes, IOError, "read_idx",
+               path + ": the header promises " + shape_str(shape) + ", more than the 1 TiB engram reads");
+  // The data is read in chunks before the tensor is allocated, so that a
+  // header promising more than the file holds costs only what it holds.
+  std::vector<unsigned char> bytes;
+  while (bytes.size() < expected) {
+    const size_t before = bytes.size();
+    bytes.resize(before + std::min<uint64_t>(expected - before, kChunkBytes));
+    const size_t got = read_up_to(file, bytes.data() + before, bytes.size() - before, path);
+    bytes.resize(before + got);
+    if (got == 0) break;
+  }
+  ENGRAM_CHECK(bytes.size() == expected, IOError, "read_idx",
                path + ": truncated: the header promises " + std::to_string(expected) + " bytes of data " +
-                   shape_str(shape) + ", the file holds " + std::to_string(got));
+                   shape_str(shape) + ", the file holds " + std::to_string(bytes.size()));
+  Tensor out = Tensor::empty(shape, DType::u8);
+  std::memcpy(out.raw_data(), bytes.data(), bytes.size());
   return out;
 }
 

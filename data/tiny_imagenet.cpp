@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "data/image_cache.h"
-#include "data/image_decode.h"
+#include "data/jpeg_decode.h"
 
 namespace engram::data {
 
@@ -62,10 +62,10 @@ std::vector<std::string> read_wnids(const fs::path& path) {
   return wnids;
 }
 
-bool is_image_file(const fs::path& path) {
+bool is_jpeg_file(const fs::path& path) {
   std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".jpeg" || ext == ".jpg" || ext == ".png";
+  return ext == ".jpeg" || ext == ".jpg";
 }
 
 std::vector<SourceImage> list_train(const fs::path& root, const std::vector<std::string>& wnids) {
@@ -77,7 +77,7 @@ std::vector<SourceImage> list_train(const fs::path& root, const std::vector<std:
                      std::to_string(label + 1) + " of wnids.txt)");
     std::vector<std::string> names;
     for (const fs::directory_entry& entry : fs::directory_iterator(folder))
-      if (entry.is_regular_file() && is_image_file(entry.path())) names.push_back(entry.path().filename().string());
+      if (entry.is_regular_file() && is_jpeg_file(entry.path())) names.push_back(entry.path().filename().string());
     ENGRAM_CHECK(!names.empty(), IOError, kOp, folder.string() + ": expected the class's JPEG images, found none");
     std::sort(names.begin(), names.end());
     for (const std::string& name : names)
@@ -144,7 +144,7 @@ ImageDataset decode_all(const fs::path& root, const std::vector<SourceImage>& so
     if (failed.load(std::memory_order_relaxed)) continue;
     labels[i] = sources[i].label;
     const std::string path = (root / sources[i].relative_path).string();
-    std::string error = decode_image(path, kSide, kChannels, images + i * kChannels * kSide * kSide);
+    std::string error = decode_jpeg(path, kSide, images + i * kChannels * kSide * kSide);
     if (!error.empty()) {
 #pragma omp critical(tiny_imagenet_error)
       if (!failed.exchange(true)) first_error = error;

@@ -10,7 +10,7 @@
 // class, val images in annotation order. The split "test" has no labels and
 // is not read.
 //
-// The JPEGs are decoded once (data/image_decode.h: libjpeg-turbo, as PIL)
+// The JPEGs are decoded once (data/jpeg_decode.h: libjpeg-turbo, as PIL)
 // into a uint8 cache next to the data (train.engram-cache, val.engram-cache;
 // see data/image_cache.h), reused while valid and rebuilt when corrupt or
 // stale. A read-only data folder

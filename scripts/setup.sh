@@ -24,7 +24,7 @@ step() {
   fi
 }
 
-packages=(g++ cmake ninja-build libeigen3-dev catch2 libstb-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libjpeg62-turbo-dev
+packages=(g++ cmake ninja-build libeigen3-dev catch2 libcli11-dev nlohmann-json3-dev zlib1g-dev libjpeg62-turbo-dev
           libboost-context-dev dataset-fashion-mnist python3-torch)
 build=1
 for arg in "$@"; do

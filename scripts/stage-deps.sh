@@ -8,10 +8,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-build
 
 rm -rf .deps
-mkdir -p .deps/include/stb .deps/fashion-mnist
+mkdir -p .deps/include .deps/fashion-mnist
 cp -r /usr/include/eigen3/Eigen .deps/include/
 cp -r /usr/include/catch2 /usr/include/CLI /usr/include/nlohmann .deps/include/
-cp /usr/include/stb/stb_image.h /usr/include/stb/stb_image_write.h .deps/include/stb/
 cp /usr/include/zlib.h /usr/include/zconf.h .deps/include/
 mkdir -p .deps/lib
 cp /usr/include/jpeglib.h /usr/include/jmorecfg.h /usr/include/jerror.h /usr/include/x86_64-linux-gnu/jconfig.h .deps/include/

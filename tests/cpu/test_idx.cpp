@@ -1,33 +1,21 @@
 #include <catch2/catch.hpp>
-#include <zlib.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "data/idx.h"
+#include "tests/support/idx_files.h"
 
 using namespace engram;
+using testing::idx_bytes;
+using testing::write_gz;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<unsigned char> idx_bytes(std::vector<uint32_t> dims, std::vector<unsigned char> data, int type = 0x08) {
-  std::vector<unsigned char> b = {0, 0, static_cast<unsigned char>(type), static_cast<unsigned char>(dims.size())};
-  for (uint32_t d : dims)
-    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<unsigned char>(d >> s));
-  b.insert(b.end(), data.begin(), data.end());
-  return b;
-}
-
 void write_raw(const fs::path& path, const std::vector<unsigned char>& bytes) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
-void write_gz(const fs::path& path, const std::vector<unsigned char>& bytes) {
-  gzFile f = gzopen(path.c_str(), "wb");
-  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-  gzclose(f);
 }
 
 struct TempDir {
@@ -77,6 +65,12 @@ TEST_CASE("bad IDX input gives errors naming the file", "[data][idx][errors]") {
     write_raw(dir.path / "t.idx", bytes);
     CHECK_THROWS_WITH(data::read_idx((dir.path / "t.idx").string()),
                       Catch::Contains("truncated") && Catch::Contains("12 bytes") && Catch::Contains("t.idx"));
+    // A header that promises 4 GB of a 3-byte file: read, not allocated.
+    write_raw(dir.path / "big.idx", idx_bytes({65536, 65536}, {1, 2, 3}));
+    CHECK_THROWS_WITH(data::read_idx((dir.path / "big.idx").string()),
+                      Catch::Contains("truncated") && Catch::Contains("the file holds 3"));
+    write_raw(dir.path / "huge.idx", idx_bytes({4000000000u, 4000000000u, 4000000000u}, {}));
+    CHECK_THROWS_WITH(data::read_idx((dir.path / "huge.idx").string()), Catch::Contains("more than the 1 TiB"));
   }
   SECTION("truncated header and bad magic") {
     write_raw(dir.path / "short", {0, 0});

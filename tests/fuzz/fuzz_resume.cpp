@@ -14,7 +14,7 @@ using namespace engram;
 namespace {
 
 struct BaseRun {
-  fuzz::fs::path dir;
+  fuzz::OwnFolder folder{"fuzz_resume"};
   nn::SafetensorsFile checkpoint;
 };
 
@@ -33,10 +33,7 @@ train::RunHooks stop_after_one_step() {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  BaseRun& run = base();
-  run.dir = fuzz::fs::temp_directory_path() / ("engram_fuzz_resume_" + std::to_string(::getpid()));
-  fuzz::fs::remove_all(run.dir);
-  run.checkpoint = fuzz::stopped_spaced_kd_run(run.dir);
+  base().checkpoint = fuzz::stopped_spaced_kd_run(base().folder.path);
   return 0;
 }
 
@@ -45,8 +42,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::map<std::string, std::string> metadata = base().checkpoint.metadata;
   metadata["engram"] = std::string(reinterpret_cast<const char*>(data), size);
   const std::string file = (dir / "last.safetensors").string();
-  nn::save_safetensors(file, base().checkpoint.tensors, metadata);
-  distill::KdRunConfig config = fuzz::resume_target_config((dir / "run").string(), (base().dir / "data").string());
+  try {
+    nn::save_safetensors(file, base().checkpoint.tensors, metadata);
+  } catch (const ValueError&) {
+    return 0;  // not UTF-8: no checkpoint can hold it (fuzz_checkpoint reads such files)
+  }
+  distill::KdRunConfig config = fuzz::resume_target_config((dir / "run").string(), (base().folder.path / "data").string());
   config.train.resume = file;
   fuzz::load_or_error([&] { distill::run_kd(config, stop_after_one_step()); });
   train::clear_stop_request();

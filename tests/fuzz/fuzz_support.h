@@ -22,12 +22,26 @@ namespace engram::fuzz {
 
 namespace fs = std::filesystem;
 
-// An empty folder of this process's own, emptied again for every input.
+// A folder of this process's own under the system's temporary directory,
+// removed when the process exits.
+struct OwnFolder {
+  explicit OwnFolder(const std::string& name)
+      : path(fs::temp_directory_path() / ("engram_" + name + "_" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+  }
+  ~OwnFolder() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+  const fs::path path;
+};
+
+// An empty folder, emptied again for every input.
 inline fs::path fresh_scratch() {
-  static const fs::path dir = fs::temp_directory_path() / ("engram_fuzz_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  static const OwnFolder scratch("fuzz");
+  fs::remove_all(scratch.path);
+  fs::create_directories(scratch.path);
+  return scratch.path;
 }
 
 inline void write_file(const fs::path& path, const uint8_t* data, size_t size) {

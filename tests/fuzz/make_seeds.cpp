@@ -1,5 +1,6 @@
 // Writes the seed corpus, tests/fuzz/corpus/<target>/: small valid files of
-// every format a fuzz target reads, made with engram's own writers.
+// every format a fuzz target reads, made with engram's own writers (and
+// libjpeg's encoder).
 //   make_fuzz_seeds tests/fuzz/corpus
 #include <cstdio>
 #include <filesystem>
@@ -9,10 +10,8 @@
 
 #include <jpeglib.h>
 
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image_write.h>
-
 #include "data/image_cache.h"
+#include "tests/fuzz/fuzz_support.h"
 #include "tests/fuzz/seeds.h"
 
 using namespace engram;
@@ -24,11 +23,6 @@ void write(const fs::path& path, const std::vector<uint8_t>& bytes) {
   fs::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary | std::ios::trunc)
       .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::vector<uint8_t> read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
 // A 64x64 image: four flat quadrants, `components` 3 (RGB) or 1 (gray).
@@ -67,15 +61,6 @@ std::vector<uint8_t> jpeg(int components) {
   return bytes;
 }
 
-std::vector<uint8_t> png() {
-  const std::vector<uint8_t> pixels = quadrants(3);
-  int size = 0;
-  unsigned char* bytes = stbi_write_png_to_mem(pixels.data(), 64 * 3, 64, 64, 3, &size);
-  std::vector<uint8_t> out(bytes, bytes + size);
-  STBIW_FREE(bytes);
-  return out;
-}
-
 // fuzz_tiny_imagenet's input: wnids.txt NUL val_annotations.txt NUL the image.
 std::vector<uint8_t> tiny_imagenet_input(const std::vector<uint8_t>& image) {
   const std::string text = std::string("n01\nn02\n") + '\0' + "val_0.JPEG\tn02\t0\t0\t63\t63\n" + '\0';
@@ -102,51 +87,47 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path out = argv[1];
-  const fs::path scratch = fs::temp_directory_path() / ("engram_seeds_" + std::to_string(::getpid()));
-  fs::remove_all(scratch);
-  fs::create_directories(scratch);
+  for (const char* target : {"fuzz_idx", "fuzz_cifar", "fuzz_tiny_imagenet", "fuzz_image_cache", "fuzz_safetensors",
+                             "fuzz_checkpoint", "fuzz_resume"})
+    fs::create_directories(out / target);
 
   write(out / "fuzz_idx/images-idx3", fuzz::idx_images(3));
   write(out / "fuzz_idx/labels-idx1", fuzz::idx_labels(3));
-  fuzz::write_gzip(scratch / "gz", fuzz::idx_images(2));
-  write(out / "fuzz_idx/images-idx3.gz", read(scratch / "gz"));
+  testing::write_gz(out / "fuzz_idx/images-idx3.gz", fuzz::idx_images(2));
 
   write(out / "fuzz_cifar/cifar10", cifar_input(false));
   write(out / "fuzz_cifar/cifar100", cifar_input(true));
 
   write(out / "fuzz_tiny_imagenet/rgb-jpeg", tiny_imagenet_input(jpeg(3)));
   write(out / "fuzz_tiny_imagenet/gray-jpeg", tiny_imagenet_input(jpeg(1)));
-  write(out / "fuzz_tiny_imagenet/png", tiny_imagenet_input(png()));
 
   data::ImageDataset cache;
   cache.images = Tensor::from_vector<uint8_t>(std::vector<uint8_t>(2 * 3 * 4 * 4, 9), {2, 3, 4, 4});
   cache.labels = Tensor::from_vector<int32_t>({1, 0}, {2});
   cache.num_classes = 2;
   std::string reason;
-  if (!data::write_image_cache((scratch / "cache").string(), fuzz::kSeedFingerprint, cache, reason)) {
+  if (!data::write_image_cache((out / "fuzz_image_cache/cache").string(), fuzz::kSeedFingerprint, cache, reason)) {
     std::fprintf(stderr, "make_fuzz_seeds: %s\n", reason.c_str());
     return 1;
   }
-  write(out / "fuzz_image_cache/cache", read(scratch / "cache"));
 
-  nn::save_safetensors((scratch / "tensors").string(),
+  nn::save_safetensors((out / "fuzz_safetensors/tensors").string(),
                        {{"a.weight", Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3})},
                         {"b", Tensor::from_vector<double>({0.5, -1}, {2})},
                         {"c", Tensor::from_vector<int32_t>({7, 8, 9}, {3})},
                         {"d", Tensor::from_vector<uint8_t>({1, 2, 3, 4}, {2, 2})},
                         {"bn.num_batches_tracked", Tensor::from_vector<double>({12}, {})}},
                        {{"format", "seed"}});
-  write(out / "fuzz_safetensors/tensors", read(scratch / "tensors"));
 
   fuzz::CheckpointTarget target;
   target.step();
-  train::save_checkpoint((scratch / "checkpoint").string(), target.parts(), {{"epoch", 1}, {"note", "seed"}});
-  write(out / "fuzz_checkpoint/checkpoint", read(scratch / "checkpoint"));
+  train::save_checkpoint((out / "fuzz_checkpoint/checkpoint").string(), target.parts(),
+                         {{"epoch", 1}, {"note", "seed"}});
 
-  const std::string state = fuzz::stopped_spaced_kd_run(scratch / "resume").metadata.at("engram");
+  const fuzz::OwnFolder run("seeds");
+  const std::string state = fuzz::stopped_spaced_kd_run(run.path).metadata.at("engram");
   write(out / "fuzz_resume/stopped-inside-epoch.json", std::vector<uint8_t>(state.begin(), state.end()));
 
-  fs::remove_all(scratch);
   std::printf("make_fuzz_seeds: wrote the corpus in %s\n", out.c_str());
   return 0;
 }

@@ -3,8 +3,6 @@
 // tests/fuzz/corpus/) and the targets that need the same setting to read it:
 // the image cache's fingerprint, the checkpoint's model, and the small
 // Spaced KD run whose --resume state fuzz_resume mutates.
-#include <zlib.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -16,6 +14,7 @@
 #include "nn/layers.h"
 #include "nn/safetensors.h"
 #include "optim/optimizer.h"
+#include "tests/support/idx_files.h"
 #include "train/checkpoint.h"
 #include "train/interrupt.h"
 
@@ -23,40 +22,25 @@ namespace engram::fuzz {
 
 constexpr uint64_t kSeedFingerprint = 0x5EED5EED5EED5EEDull;
 
-// An IDX file of unsigned bytes: the header, then `values`.
-inline std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& values) {
-  std::vector<uint8_t> out = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
-  for (uint32_t d : dims)
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(d >> shift));
-  out.insert(out.end(), values.begin(), values.end());
-  return out;
-}
-
 // `count` 28x28 images of a few grey levels, and labels 0, 1, ..., 9, 0, ...
 inline std::vector<uint8_t> idx_images(uint32_t count) {
   std::vector<uint8_t> pixels(count * 28 * 28);
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 37 + i / 784 * 11) % 251);
-  return idx_bytes({count, 28, 28}, pixels);
+  return testing::idx_bytes({count, 28, 28}, pixels);
 }
 inline std::vector<uint8_t> idx_labels(uint32_t count) {
   std::vector<uint8_t> labels(count);
   for (uint32_t i = 0; i < count; ++i) labels[i] = static_cast<uint8_t>(i % 10);
-  return idx_bytes({count}, labels);
-}
-
-inline void write_gzip(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
-  gzFile file = gzopen(path.c_str(), "wb");
-  gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
-  gzclose(file);
+  return testing::idx_bytes({count}, labels);
 }
 
 // A Fashion-MNIST folder of 16 training and 8 test images.
 inline void write_small_fashion_mnist(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
-  write_gzip(dir / "train-images-idx3-ubyte.gz", idx_images(16));
-  write_gzip(dir / "train-labels-idx1-ubyte.gz", idx_labels(16));
-  write_gzip(dir / "t10k-images-idx3-ubyte.gz", idx_images(8));
-  write_gzip(dir / "t10k-labels-idx1-ubyte.gz", idx_labels(8));
+  testing::write_gz(dir / "train-images-idx3-ubyte.gz", idx_images(16));
+  testing::write_gz(dir / "train-labels-idx1-ubyte.gz", idx_labels(16));
+  testing::write_gz(dir / "t10k-images-idx3-ubyte.gz", idx_images(8));
+  testing::write_gz(dir / "t10k-labels-idx1-ubyte.gz", idx_labels(8));
 }
 
 // What fuzz_checkpoint loads into: every kind of checkpoint entry (conv and
