@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -13,7 +14,7 @@ namespace engram::data {
 namespace {
 
 constexpr uint64_t kMaxBytes = uint64_t{1} << 40;
-constexpr uint64_t kChunkBytes = uint64_t{64} << 20;
+constexpr uint64_t kFirstChunkBytes = uint64_t{1} << 20;
 
 bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
 
@@ -77,18 +78,21 @@ Tensor read_idx(const std::string& path) {
   uint64_t expected = 1;
   for (int d = 0; d < rank; ++d) {
     const uint32_t size = big_endian(&dims_raw[4 * d]);
+    ENGRAM_CHECK(size > 0, IOError, "read_idx",
+                 path + ": dimension " + std::to_string(d) + " of " + std::to_string(rank) +
+                     " is 0 (expected a file that holds data)");
     shape.push_back(size);
     // Each factor is below 2^32, so the product is checked before it can overflow.
-    expected = size == 0 || expected <= kMaxBytes / size ? expected * size : kMaxBytes + 1;
+    expected = expected <= kMaxBytes / size ? expected * size : kMaxBytes + 1;
   }
   ENGRAM_CHECK(expected <= kMaxBytes, IOError, "read_idx",
                path + ": the header promises " + shape_str(shape) + ", more than the 1 TiB engram reads");
-  // The data is read in chunks before the tensor is allocated, so that a
-  // header promising more than the file holds costs only what it holds.
+  // The data is read in growing chunks before the tensor is allocated, so
+  // that a header promising more than the file holds costs about what it holds.
   std::vector<unsigned char> bytes;
   while (bytes.size() < expected) {
     const size_t before = bytes.size();
-    bytes.resize(before + std::min<uint64_t>(expected - before, kChunkBytes));
+    bytes.resize(before + std::min<uint64_t>(expected - before, std::max<uint64_t>(before, kFirstChunkBytes)));
     const size_t got = read_up_to(file, bytes.data() + before, bytes.size() - before, path);
     bytes.resize(before + got);
     if (got == 0) break;

@@ -5,6 +5,8 @@
 # a crash leaves its input in fuzz-findings/<target>/ and ends the script
 # with exit 1. One line per target; libFuzzer's output is in logs/fuzz-<target>.log.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      e.g. scripts/fuzz.sh 600 fuzz_idx
+# ENGRAM_FUZZ_SEED=N fixes libFuzzer's random seed (CI: a failure then
+# reproduces with the same seed); unset, every run explores differently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -34,15 +36,15 @@ for target in "${targets[@]}"; do
   # -rss_limit_mb / -malloc_limit_mb: an input that makes a reader allocate
   # what its file size cannot justify is a finding, not a slow run.
   if OMP_NUM_THREADS=1 "build-fuzz/tests/fuzz/$target" "fuzz-corpus/$target" "tests/fuzz/corpus/$target" \
-       -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=30 -print_final_stats=1 \
+       -max_total_time="$seconds" -seed="${ENGRAM_FUZZ_SEED:-0}" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=30 -print_final_stats=1 \
        -artifact_prefix="fuzz-findings/$target/" >"$log" 2>&1; then
     status=ok
   else
     status="CRASH (input in fuzz-findings/$target/, report in $log)"
     failed=1
   fi
-  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-  edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1 || true)
+  edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
   echo "engram fuzz: $target ${seconds}s: ${runs:-?} executions, ${edges:-?} coverage edges: $status"
 done
 exit $failed

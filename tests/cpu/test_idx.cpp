@@ -69,6 +69,8 @@ TEST_CASE("bad IDX input gives errors naming the file", "[data][idx][errors]") {
     write_raw(dir.path / "big.idx", idx_bytes({65536, 65536}, {1, 2, 3}));
     CHECK_THROWS_WITH(data::read_idx((dir.path / "big.idx").string()),
                       Catch::Contains("truncated") && Catch::Contains("the file holds 3"));
+    write_raw(dir.path / "empty.idx", idx_bytes({3, 0}, {}));
+    CHECK_THROWS_WITH(data::read_idx((dir.path / "empty.idx").string()), Catch::Contains("dimension 1 of 2 is 0"));
     write_raw(dir.path / "huge.idx", idx_bytes({4000000000u, 4000000000u, 4000000000u}, {}));
     CHECK_THROWS_WITH(data::read_idx((dir.path / "huge.idx").string()), Catch::Contains("more than the 1 TiB"));
   }
