@@ -3,59 +3,18 @@
 // presets, the docs' flag and column lists against what the programs accept
 // and write, and `train` against `spaced_kd --modes baseline`: one loop, so
 // the same metrics and weights, bitwise.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <regex>
 #include <set>
-#include <sstream>
 
-#include "nn/safetensors.h"
+#include "tests/support/programs.h"
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
+using namespace engram::testing;
+
 namespace {
-
-const std::string kPrograms = ENGRAM_PROGRAMS_DIR;
-const std::string kSource = ENGRAM_SOURCE_DIR;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("engram_test_programs_" + name + "_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
-struct Ran {
-  int status = -1;
-  std::string out, err;
-};
-
-// Runs examples/<program> with `args` on the CPU, capturing both streams.
-Ran run_program(const std::string& program, const std::string& args) {
-  static const std::string dir = temp_dir("streams");
-  const std::string out = dir + "/stdout", err = dir + "/stderr";
-  const std::string command = "OMP_NUM_THREADS=2 " + kPrograms + "/" + program + " " + args + " > " + out + " 2> " + err;
-  int raw = std::system(command.c_str());
-  Ran ran;
-  ran.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  ran.out = read_file(out);
-  ran.err = read_file(err);
-  return ran;
-}
 
 // The flags a program's --help lists.
 std::set<std::string> help_flags(const std::string& program) {
@@ -89,14 +48,6 @@ std::set<std::string> doc_flags(const std::string& doc, const std::string& headi
 }
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
-// metrics.csv without its last column (seconds, which differ from run to run).
-std::string without_seconds(const std::string& csv) {
-  std::istringstream lines(csv);
-  std::string out;
-  for (std::string line; std::getline(lines, line);) out += line.substr(0, line.rfind(',')) + "\n";
-  return out;
-}
 
 }  // namespace
 
@@ -166,7 +117,7 @@ TEST_CASE("the docs list exactly the flags the programs accept", "[programs][doc
 }
 
 TEST_CASE("train and spaced_kd --modes baseline are one loop: the same metrics and weights, bitwise", "[programs][e2e]") {
-  const std::string dir = temp_dir("baseline");
+  const std::string dir = program_dir("baseline");
   const std::string common =
       " --subset 256 --test-subset 200 --eval-batch 100 --epochs 2 --batch 32 --lr 0.05 --bn-recalibrate 2 --device cpu";
   Ran train = run_program("train", "--model resnet8 --seed 0 --out " + dir + "/train" + common);
@@ -177,16 +128,7 @@ TEST_CASE("train and spaced_kd --modes baseline are one loop: the same metrics a
   REQUIRE(std::count(a.begin(), a.end(), '\n') == 3);
   CHECK(without_seconds(a) == without_seconds(b));
 
-  engram::nn::SafetensorsFile wa = engram::nn::load_safetensors(dir + "/train/last.safetensors");
-  engram::nn::SafetensorsFile wb = engram::nn::load_safetensors(dir + "/kd/baseline/seed0/last.safetensors");
-  REQUIRE(wa.tensors.size() == wb.tensors.size());
-  for (size_t i = 0; i < wa.tensors.size(); ++i) {
-    INFO(wa.tensors[i].first);
-    REQUIRE(wa.tensors[i].first == wb.tensors[i].first);
-    REQUIRE(wa.tensors[i].second.nbytes() == wb.tensors[i].second.nbytes());
-    CHECK(std::memcmp(wa.tensors[i].second.raw_data(), wb.tensors[i].second.raw_data(),
-                      wa.tensors[i].second.nbytes()) == 0);
-  }
+  CHECK(first_tensor_difference(dir + "/train/last.safetensors", dir + "/kd/baseline/seed0/last.safetensors") == "");
 
   // docs/cli.md's metrics.csv columns are the header the program wrote.
   std::string cli = read_file(kSource + "/docs/cli.md");

@@ -7,6 +7,7 @@
 #include "data/dataset.h"
 #include "data/image_cache.h"
 #include "data/tiny_imagenet.h"
+#include "tests/support/jpeg_files.h"
 
 #include <cstdio>
 
@@ -35,31 +36,12 @@ std::vector<uint8_t> quadrant_image(int seed, int width = 64, int height = 64) {
   return rgb;
 }
 
-// A JPEG written by libjpeg: `components` 3 (RGB) or 1 (grayscale).
 void write_jpeg_pixels(const fs::path& path, const std::vector<uint8_t>& pixels, int width, int height,
                        int components) {
   fs::create_directories(path.parent_path());
-  FILE* file = std::fopen(path.c_str(), "wb");
-  REQUIRE(file != nullptr);
-  jpeg_compress_struct info;
-  jpeg_error_mgr errors;
-  info.err = jpeg_std_error(&errors);
-  jpeg_create_compress(&info);
-  jpeg_stdio_dest(&info, file);
-  info.image_width = static_cast<JDIMENSION>(width);
-  info.image_height = static_cast<JDIMENSION>(height);
-  info.input_components = components;
-  info.in_color_space = components == 3 ? JCS_RGB : JCS_GRAYSCALE;
-  jpeg_set_defaults(&info);
-  jpeg_set_quality(&info, 95, TRUE);
-  jpeg_start_compress(&info, TRUE);
-  while (info.next_scanline < info.image_height) {
-    JSAMPROW row = const_cast<JSAMPLE*>(pixels.data() + info.next_scanline * width * components);
-    jpeg_write_scanlines(&info, &row, 1);
-  }
-  jpeg_finish_compress(&info);
-  jpeg_destroy_compress(&info);
-  std::fclose(file);
+  const std::vector<uint8_t> bytes = testing::encode_jpeg(pixels, width, height, components);
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                               static_cast<std::streamsize>(bytes.size()));
 }
 
 void write_jpeg(const fs::path& path, int seed, int width = 64, int height = 64) {

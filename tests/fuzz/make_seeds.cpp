@@ -8,11 +8,10 @@
 #include <string>
 #include <vector>
 
-#include <jpeglib.h>
-
 #include "data/image_cache.h"
 #include "tests/fuzz/fuzz_support.h"
 #include "tests/fuzz/seeds.h"
+#include "tests/support/jpeg_files.h"
 
 using namespace engram;
 namespace fs = std::filesystem;
@@ -33,32 +32,6 @@ std::vector<uint8_t> quadrants(int components) {
     pixels[i] = static_cast<uint8_t>(40 + quadrant * 50 + (i % components) * 20);
   }
   return pixels;
-}
-
-std::vector<uint8_t> jpeg(int components) {
-  const std::vector<uint8_t> pixels = quadrants(components);
-  jpeg_compress_struct info;
-  jpeg_error_mgr errors;
-  info.err = jpeg_std_error(&errors);
-  jpeg_create_compress(&info);
-  unsigned char* buffer = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&info, &buffer, &size);
-  info.image_width = info.image_height = 64;
-  info.input_components = components;
-  info.in_color_space = components == 3 ? JCS_RGB : JCS_GRAYSCALE;
-  jpeg_set_defaults(&info);
-  jpeg_set_quality(&info, 75, TRUE);
-  jpeg_start_compress(&info, TRUE);
-  while (info.next_scanline < 64) {
-    JSAMPROW row = const_cast<JSAMPLE*>(pixels.data() + info.next_scanline * 64 * components);
-    jpeg_write_scanlines(&info, &row, 1);
-  }
-  jpeg_finish_compress(&info);
-  jpeg_destroy_compress(&info);
-  std::vector<uint8_t> bytes(buffer, buffer + size);
-  std::free(buffer);
-  return bytes;
 }
 
 // fuzz_tiny_imagenet's input: wnids.txt NUL val_annotations.txt NUL the image.
@@ -98,8 +71,8 @@ int main(int argc, char** argv) {
   write(out / "fuzz_cifar/cifar10", cifar_input(false));
   write(out / "fuzz_cifar/cifar100", cifar_input(true));
 
-  write(out / "fuzz_tiny_imagenet/rgb-jpeg", tiny_imagenet_input(jpeg(3)));
-  write(out / "fuzz_tiny_imagenet/gray-jpeg", tiny_imagenet_input(jpeg(1)));
+  write(out / "fuzz_tiny_imagenet/rgb-jpeg", tiny_imagenet_input(testing::encode_jpeg(quadrants(3), 64, 64, 3, 75)));
+  write(out / "fuzz_tiny_imagenet/gray-jpeg", tiny_imagenet_input(testing::encode_jpeg(quadrants(1), 64, 64, 1, 75)));
 
   data::ImageDataset cache;
   cache.images = Tensor::from_vector<uint8_t>(std::vector<uint8_t>(2 * 3 * 4 * 4, 9), {2, 3, 4, 4});
