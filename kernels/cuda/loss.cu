@@ -15,13 +15,15 @@
 // small and hot in L1/L2, so recomputing beats saving [N, C] probabilities).
 // Mean and sum are a second, single-block pass: deterministic, no atomics.
 //
-// A label outside [0, C) cannot be reported without a host sync; the kernels
-// never read logits at such a label and write NaN as its row's loss and
-// student gradient instead.
+// A label outside [0, C) cannot be reported without a host sync: the kernels
+// never read logits at such a label, write NaN as its row's loss and student
+// gradient, and record it for the host's next read (core/cuda/device_errors.h),
+// which throws ValueError naming the label and its row.
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
 
+#include "core/cuda/device_errors.h"
 #include "kernels/cuda/softmax_rows.cuh"
 #include "kernels/loss.h"
 
@@ -33,6 +35,7 @@ using namespace rowwise;
 // SoftmaxLossSpec in the kernels' precision, plus the row layout.
 struct LossParams {
   const int32_t* labels;  // [N] or null: no CE term
+  DeviceErrorRecord* bad_label;  // where a label outside [0, C) is reported
   const float* teacher;   // [N, C] or null: no KD term
   int cols;
   float ce_weight, kd_weight, temperature, inv_temperature, label_smoothing;
@@ -107,6 +110,7 @@ __device__ RowStats row_stats(const LossParams& p, const float* s, const float* 
       st.ce = (1.0f - p.label_smoothing) * nll + p.label_smoothing * smooth;
     } else {
       st.ce = NAN;
+      if (lane == 0) report_label_out_of_range(p.bad_label, row, st.label, p.cols);
     }
   }
   if (has_teacher) {
@@ -247,6 +251,7 @@ LossParams make_params(const SoftmaxLossSpec& spec, const Tensor& student, const
                        const Tensor& teacher) {
   LossParams p;
   p.labels = labels.defined() ? static_cast<const int32_t*>(labels.raw_data()) : nullptr;
+  p.bad_label = p.labels ? device_error_record() : nullptr;
   p.teacher = teacher.defined() ? cptr(teacher) : nullptr;
   p.cols = static_cast<int>(student.size(1));
   p.ce_weight = static_cast<float>(spec.ce_weight);

@@ -26,9 +26,11 @@ Tensor misaligned(const Tensor& host) {
 
 }  // namespace
 
-TEST_CASE("losses: CUDA writes NaN for a row whose label is out of range", "[loss][cuda]") {
-  // No host sync checks CUDA labels: the kernels must not read outside the row
-  // and must poison only that row's loss and gradient.
+TEST_CASE("losses: a label out of range on CUDA is a ValueError at the next read; only its row is NaN",
+          "[loss][cuda]") {
+  // No host sync checks CUDA labels: the kernels must not read outside the
+  // row, must poison only that row's loss and gradient, and must record the
+  // label for the next read of the device, which throws once.
   Generator gen(11);
   Tensor logits = random::normal({4, 5}, 0.0, 1.0, gen);
   Tensor teacher = random::normal({4, 5}, 0.0, 1.0, gen);
@@ -36,7 +38,9 @@ TEST_CASE("losses: CUDA writes NaN for a row whose label is out of range", "[los
   Tensor good_labels = Tensor::from_vector<int32_t>({1, 0, 0, 0}, {4});
   Tensor s = logits.to(Device::cuda()).requires_grad_();
   Tensor rows = distill_loss(s, labels.to(Device::cuda()), teacher.to(Device::cuda()), 0.3, 3.0, 0.1, Reduction::none);
-  std::vector<float> got = rows.to_vector<float>();
+  CHECK_THROWS_WITH(rows.to_vector<float>(),
+                    Catch::StartsWith("softmax_loss (CUDA): label ") && Catch::Contains(" is outside [0, 5)"));
+  std::vector<float> got = rows.to_vector<float>();  // reported once: this read succeeds
   std::vector<float> expected =
       distill_loss(logits, good_labels, teacher, 0.3, 3.0, 0.1, Reduction::none).to_vector<float>();
   CHECK(got[0] == Approx(expected[0]).epsilon(1e-5));
@@ -45,6 +49,7 @@ TEST_CASE("losses: CUDA writes NaN for a row whose label is out of range", "[los
   CHECK(std::isnan(got[3]));
 
   rows.backward(Tensor::ones({4}, DType::f32, Device::cuda()));
+  CHECK_THROWS_AS(s.grad().to_vector<float>(), ValueError);  // the backward kernel saw the labels too
   std::vector<float> grad = s.grad().to_vector<float>();
   for (int j = 0; j < 5; ++j) {
     CHECK(std::isfinite(grad[0 * 5 + j]));
@@ -52,7 +57,11 @@ TEST_CASE("losses: CUDA writes NaN for a row whose label is out of range", "[los
     CHECK(std::isfinite(grad[2 * 5 + j]));
     CHECK(std::isnan(grad[3 * 5 + j]));
   }
-  CHECK(std::isnan(cross_entropy(s, labels.to(Device::cuda())).item<float>()));  // the mean inherits the NaN
+  Tensor mean = cross_entropy(s, labels.to(Device::cuda()));
+  CHECK_THROWS_WITH(mean.item<float>(), Catch::Contains("label 5 in row 1") || Catch::Contains("label -1000000 in row 3"));
+  CHECK(std::isnan(mean.item<float>()));  // the mean inherits the NaN
+  // And the CPU backend refuses the same labels at once.
+  CHECK_THROWS_AS(cross_entropy(logits, labels), ValueError);
 }
 
 TEST_CASE("losses: CUDA reductions are deterministic", "[loss][cuda]") {
