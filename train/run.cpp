@@ -70,7 +70,14 @@ class Loop : public StepContext {
       for (int64_t step = epoch == resumed.epoch ? resumed.step : 0; step < steps_; ++step) {
         if (stop_requested()) return interrupted(result, {epoch, step});
         const BatchRef ref{static_cast<uint64_t>(epoch), step};
-        strategy_.step(ref, data_.train_loader->batch(ref.epoch, ref.step), *this);
+        try {
+          strategy_.step(ref, data_.train_loader->batch(ref.epoch, ref.step), *this);
+        } catch (const OutOfMemoryError& e) {
+          throw OutOfMemoryError(std::string(e.what()) + "; " + name() + " (" + strategy_.models() +
+                                 ") asked for it at step " + std::to_string(step + 1) + " of epoch " +
+                                 std::to_string(epoch + 1) + " with batch " + std::to_string(c_.batch) +
+                                 " (a smaller --batch needs less); the checkpoint of the previous epoch is kept");
+        }
         bar.update(step + 1, [this] { return running_loss(); });
       }
       if (epoch + 1 == c_.epochs) strategy_.finish(*this);

@@ -36,6 +36,7 @@ struct DeviceMemory {
   std::mutex mutex;
   std::map<const char*, size_t> live;  // base -> bytes
   size_t used = 0, reserved = 0, reserved_high = 0;
+  int64_t allocations_until_failure = 0;  // fail_allocation_after: > 0 counts down, 0 is off
 };
 DeviceMemory& memory() {
   static DeviceMemory m;
@@ -178,6 +179,8 @@ cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t stream) {
   DeviceMemory& m = memory();
   {
     std::lock_guard<std::mutex> lock(m.mutex);
+    if (m.allocations_until_failure > 0 && --m.allocations_until_failure == 0)
+      return record(cudaErrorMemoryAllocation);
     if (bytes > kDeviceMemoryBytes - m.used) return record(cudaErrorMemoryAllocation);
   }
   // The exact size, so that AddressSanitizer's redzone starts at the first byte past it.
@@ -347,6 +350,12 @@ void enqueue_kernel(cudaStream_t stream, const char* kernel_name, dim3 grid, dim
   run_or_capture(stream, [kernel_name, grid, block, shared_bytes, body = std::move(thread_body)] {
     run_kernel(kernel_name, grid, block, shared_bytes, body);
   });
+}
+
+void fail_allocation_after(int64_t count) {
+  DeviceMemory& m = memory();
+  std::lock_guard<std::mutex> lock(m.mutex);
+  m.allocations_until_failure = count > 0 ? count : 0;
 }
 
 }  // namespace engram::cuda::host

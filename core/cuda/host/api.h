@@ -128,4 +128,8 @@ namespace engram::cuda::host {
 // into the graph while the stream is being captured.
 void enqueue_kernel(cudaStream_t stream, const char* kernel_name, dim3 grid, dim3 block, size_t shared_bytes,
                     std::function<void()> thread_body);
+// Fault injection for tests: the `count`-th cudaMalloc / cudaMallocAsync from
+// now fails with cudaErrorMemoryAllocation, as a full GPU would; once, then
+// allocations succeed again. 0 disarms it.
+void fail_allocation_after(int64_t count);
 }  // namespace engram::cuda::host
