@@ -1,11 +1,11 @@
 #include "data/jpeg_decode.h"
 
+#include <jpeglib.h>
+
 #include <csetjmp>
 #include <cstdio>
 #include <fstream>
 #include <vector>
-
-#include <jpeglib.h>
 
 namespace engram::data {
 

@@ -250,7 +250,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(header_text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number past a double's range
     throw IOError(where + "the header is not valid JSON (" + e.what() + ")");
   }
   if (!header.is_object()) throw IOError(where + "the header must be a JSON object, got " + header.type_name());

@@ -140,7 +140,7 @@ nlohmann::json load_checkpoint(const std::string& path, const CheckpointParts& p
   nlohmann::json state;
   try {
     state = nlohmann::json::parse(state_text->second);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number past a double's range
     throw IOError("load_checkpoint: " + path + ": the \"engram\" metadata entry is not valid JSON (" + e.what() + ")");
   }
 

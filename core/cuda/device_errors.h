@@ -13,10 +13,10 @@
 namespace engram::cuda {
 
 struct DeviceErrorRecord {
-  int32_t kind;    // 0: none; kLabelOutOfRange
-  int32_t value;   // the label
-  int64_t index;   // its row
-  int64_t bound;   // the number of classes
+  int32_t kind;   // 0: none; kLabelOutOfRange
+  int32_t value;  // the label
+  int64_t index;  // its row
+  int64_t bound;  // the number of classes
 };
 constexpr int32_t kLabelOutOfRange = 1;
 

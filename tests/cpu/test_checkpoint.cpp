@@ -267,6 +267,10 @@ TEST_CASE("load_checkpoint rejects files that are not engram checkpoints", "[che
   nn::save_safetensors(bad_json, model->state_dict(), {{"format", "engram-checkpoint-v1"}, {"engram", "{oops"}});
   CHECK_THROWS_AS(train::load_checkpoint(bad_json, parts), IOError);
   CHECK_THROWS_WITH(train::load_checkpoint(bad_json, parts), Catch::Contains("not valid JSON"));
+  // Found by fuzz_resume: a number past a double's range is nlohmann's out_of_range, not a parse_error.
+  nn::save_safetensors(bad_json, model->state_dict(),
+                       {{"format", "engram-checkpoint-v1"}, {"engram", "{\"epoch\": 1e999}"}});
+  CHECK_THROWS_WITH(train::load_checkpoint(bad_json, parts), Catch::Contains("not valid JSON"));
 
   // A truncated checkpoint (e.g. a copy cut short) is an IOError naming it.
   const fs::path good = dir.path / "good.ckpt";

@@ -16,8 +16,8 @@
 #include <sys/inotify.h>
 #include <sys/resource.h>
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -49,9 +49,9 @@ struct Program {
 };
 
 const Program kSpacedKd{"spaced_kd",
-                        {"--modes", "spaced", "--s", "0.5", "--seeds", "1", "--teacher", "resnet8", "--student",
-                         "resnet8", "--subset", "64", "--test-subset", "50", "--eval-batch", "50", "--epochs", "2",
-                         "--batch", "16", "--bn-recalibrate", "0", "--device", "cpu"},
+                        {"--modes",   "spaced",  "--s",      "0.5", "--seeds",          "1",  "--teacher",    "resnet8",
+                         "--student", "resnet8", "--subset", "64",  "--test-subset",    "50", "--eval-batch", "50",
+                         "--epochs",  "2",       "--batch",  "16",  "--bn-recalibrate", "0",  "--device",     "cpu"},
                         "spaced-s0.5/seed0"};
 const Program kTrain{"train",
                      {"--model", "resnet8", "--subset", "64", "--test-subset", "50", "--eval-batch", "50", "--epochs",

@@ -126,6 +126,7 @@ TEST_CASE("resuming from a missing checkpoint is an IOError naming the file", "[
   TrainConfig config = tiny_config(fresh_run_dir("resume_missing"));
   config.resume = config.out_dir + "/no-such.safetensors";
   CHECK_THAT(message_of<IOError>([&] { run_recorded(config); }), Catch::Matchers::Contains("no-such.safetensors"));
+  std::filesystem::remove_all(config.out_dir);
 }
 
 TEST_CASE("a run stopped at a step boundary (Ctrl-C) resumes inside the epoch, bitwise", "[train][resume][interrupt]") {

@@ -1,25 +1,23 @@
 // A GPU that runs out of memory in the middle of a training run. The host
 // runtime fails the Nth allocation, as a full GPU would (ENGRAM_CUDA=HOST
-// only; on a GPU this program is disabled): the run stops with an
+// only; a GPU build leaves this program out): the run stops with an
 // OutOfMemoryError that gives the size asked for, the pool's use and the step
 // that asked, the previous epoch's checkpoint is intact, and the same
 // process can still train and write checkpoints: resumed from it, the run
 // ends as the uninterrupted one does, bitwise.
 #include <catch2/catch.hpp>
 
-#include "tests/support/resume_run.h"
-#if ENGRAM_CUDA_HOST
 #include "core/cuda/host/api.h"
-#endif
+#include "tests/support/resume_run.h"
 
 using namespace engram;
 using Catch::Matchers::Contains;
 
-#if ENGRAM_CUDA_HOST
 TEST_CASE("out of memory in a CUDA training step names the size, the pool and the step; the run resumes",
           "[cuda][oom]") {
   // 2 epochs of 4 steps.
-  train::TrainConfig config = testing::resume_config(DeviceRequest::cuda, testing::fresh_run_dir("oom_whole"), 32, 8, 16);
+  const std::string whole_dir = testing::fresh_run_dir("oom_whole");
+  train::TrainConfig config = testing::resume_config(DeviceRequest::cuda, whole_dir, 32, 8, 16);
   const testing::RecordedRun whole = testing::run_recorded(config);
   REQUIRE(whole.step_losses.size() == 2);
 
@@ -46,5 +44,6 @@ TEST_CASE("out of memory in a CUDA training step names the size, the pool and th
   CHECK(rest.step_losses[0] == whole.step_losses[1]);
   CHECK(rest.summary.history.back().student.test_accuracy == whole.summary.history.back().student.test_accuracy);
   CHECK(rest.summary.history.back().student.test_loss == whole.summary.history.back().student.test_loss);
+  std::filesystem::remove_all(whole_dir);
+  std::filesystem::remove_all(config.out_dir);
 }
-#endif

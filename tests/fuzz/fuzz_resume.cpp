@@ -47,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const ValueError&) {
     return 0;  // not UTF-8: no checkpoint can hold it (fuzz_checkpoint reads such files)
   }
-  distill::KdRunConfig config = fuzz::resume_target_config((dir / "run").string(), (base().folder.path / "data").string());
+  distill::KdRunConfig config =
+      fuzz::resume_target_config((dir / "run").string(), (base().folder.path / "data").string());
   config.train.resume = file;
   fuzz::load_or_error([&] { distill::run_kd(config, stop_after_one_step()); });
   train::clear_stop_request();

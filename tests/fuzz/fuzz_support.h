@@ -46,8 +46,8 @@ inline fs::path fresh_scratch() {
 
 inline void write_file(const fs::path& path, const uint8_t* data, size_t size) {
   fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data),
-                                                                 static_cast<std::streamsize>(size));
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
 }
 
 // How many inputs loaded and how many were rejected with an engram::Error

@@ -2,9 +2,15 @@
 // that the normal test suite replays the seed corpus and the inputs that
 // once crashed a reader.
 //   fuzz_<reader> --load FILE_OR_FOLDER...     every input must load (the seed corpus)
-//   fuzz_<reader> --reject FILE_OR_FOLDER...   every input must be rejected with an engram::Error
+//   fuzz_<reader> --reject FILE_OR_FOLDER...   every input must be rejected with an engram::Error,
+//                                              in 512 MiB of address space beyond what is mapped at
+//                                              the start (not under ASan, whose shadow needs terabytes),
+//                                              so an input that once made a reader allocate what the
+//                                              file cannot back fails again
 // A seed that no longer loads means the format changed: regenerate the
 // corpus with make_fuzz_seeds (tests/fuzz/CMakeLists.txt).
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +27,37 @@ extern "C" __attribute__((weak)) int LLVMFuzzerInitialize(int* argc, char*** arg
 
 namespace fs = std::filesystem;
 
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+// The process's mapped bytes (VmSize), from /proc/self/status.
+size_t mapped_bytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmSize:", 0) == 0) return std::stoull(line.substr(7)) * 1024;  // in kB
+  return 0;
+}
+
+void limit_address_space(size_t extra_bytes) {
+  const size_t mapped = mapped_bytes();
+  if (mapped == 0) return;
+  const rlimit limit{mapped + extra_bytes, mapped + extra_bytes};
+  setrlimit(RLIMIT_AS, &limit);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc < 3 || (std::strcmp(argv[1], "--load") != 0 && std::strcmp(argv[1], "--reject") != 0)) {
     std::fprintf(stderr, "usage: %s --load|--reject FILE_OR_FOLDER...\n", argv[0]);
@@ -28,6 +65,7 @@ int main(int argc, char** argv) {
   }
   const bool expect_load = std::strcmp(argv[1], "--load") == 0;
   if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
+  if (!expect_load && !kAddressSanitizer) limit_address_space(size_t{512} << 20);
   std::vector<fs::path> inputs;
   for (int i = 2; i < argc; ++i) {
     if (fs::is_directory(argv[i])) {

@@ -1,10 +1,10 @@
 #pragma once
 // Writing JPEGs in tests, with libjpeg-turbo's encoder.
+#include <jpeglib.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
-
-#include <jpeglib.h>
 
 namespace engram::testing {
 

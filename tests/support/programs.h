@@ -41,9 +41,17 @@ struct Ran {
 
 // Runs examples/<program> with `args` on two threads, capturing both streams.
 inline Ran run_program(const std::string& program, const std::string& args) {
-  static const std::string dir = program_dir("streams");
-  const std::string out = dir + "/stdout", err = dir + "/stderr";
-  const std::string command = "OMP_NUM_THREADS=2 " + kPrograms + "/" + program + " " + args + " > " + out + " 2> " + err;
+  // Where the streams go; removed when the test program exits.
+  static const struct Streams {
+    std::string dir = program_dir("streams");
+    ~Streams() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } streams;
+  const std::string out = streams.dir + "/stdout", err = streams.dir + "/stderr";
+  const std::string command =
+      "OMP_NUM_THREADS=2 " + kPrograms + "/" + program + " " + args + " > " + out + " 2> " + err;
   int raw = std::system(command.c_str());
   Ran ran;
   ran.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
