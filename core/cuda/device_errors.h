@@ -20,7 +20,7 @@ struct DeviceErrorRecord {
 };
 constexpr int32_t kLabelOutOfRange = 1;
 
-// The device buffer (zeroed, allocated on first use).
+// The device buffer (zeroed; made with engram's stream, before any kernel runs).
 DeviceErrorRecord* device_error_record();
 // Reads the buffer (the stream must be synchronised) and throws ValueError
 // for a recorded error, after clearing it.
