@@ -4,12 +4,17 @@
 #include <unordered_set>
 
 #include "core/cuda_runtime.h"
+#include "core/finite.h"
 
 namespace engram::autograd {
 
 namespace {
 
 thread_local bool grad_mode = true;
+thread_local bool anomaly_mode = false;
+// Inside backward(), the ops of backward functions are not checked one by
+// one: the node's gradients are, naming the node.
+thread_local bool in_backward = false;
 
 // dst += src, in place; dst is owned by the caller (never aliased).
 void accumulate_into(Tensor& dst, const Tensor& src) {
@@ -36,7 +41,16 @@ void check_gradient(const Node& node, size_t i, const Tensor& input, const Tenso
                    shape_str(input.shape()) + " " + dtype_name(input.dtype()) + " on " + input.device().str());
 }
 
+// "detect_anomaly: the output of 'log' [16, 10] holds NaN or Inf".
+void check_anomaly(const std::string& what, const Tensor& t) {
+  ENGRAM_CHECK(all_finite(t), NumericalError, "detect_anomaly",
+               what + " " + shape_str(t.shape()) + " holds NaN or Inf");
+}
+
 }  // namespace
+
+bool anomaly_detection() { return anomaly_mode; }
+void set_anomaly_detection(bool on) { anomaly_mode = on; }
 
 bool grad_enabled() { return grad_mode; }
 void set_grad_enabled(bool enabled) { grad_mode = enabled; }
@@ -51,6 +65,7 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 bool needs_grad(std::initializer_list<Tensor> inputs) { return needs_grad(std::vector<Tensor>(inputs)); }
 
 Tensor record(const char* op, Tensor output, std::vector<Tensor> inputs, BackwardFn backward) {
+  if (anomaly_mode && !in_backward) check_anomaly(std::string("the output of '") + op + "'", output);
   if (!needs_grad(inputs)) return output;
   auto node = std::make_shared<Node>();
   node->op = op;
@@ -74,6 +89,11 @@ void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) 
                "gradient shape " + shape_str(seed.shape()) + " differs from tensor shape " + shape_str(root.shape()));
 
   NoGradGuard no_grad;
+  struct InBackward {
+    bool previous = in_backward;
+    InBackward() { in_backward = true; }
+    ~InBackward() { in_backward = previous; }
+  } in_backward_scope;
   auto accumulate_leaf = [](const Tensor& leaf, const Tensor& g) {
     Tensor current = leaf.grad();
     if (!current.defined()) {
@@ -123,6 +143,10 @@ void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) 
       const Tensor& g = input_grads[i];
       if (!g.defined() || !input.defined() || !input.requires_grad()) continue;
       check_gradient(*node, i, input, g);
+      if (anomaly_mode)
+        check_anomaly("backward of '" + node->op + "', from a finite output gradient: the gradient of its input " +
+                          std::to_string(i),
+                      g);
       if (input.is_leaf()) {
         accumulate_leaf(input, g);
       } else {

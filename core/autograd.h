@@ -45,7 +45,29 @@ Tensor record(const char* op, Tensor output, std::vector<Tensor> inputs, Backwar
 // Runs the backward pass from `root` (see Tensor::backward).
 void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph);
 
+// Anomaly detection, for debugging (PyTorch's detect_anomaly): while on,
+// every output that record() sees outside backward() and every gradient
+// that a node's backward function returns is checked for NaN and Inf as soon
+// as it is made, waiting for the device each time. The first found throws
+// NumericalError naming the op.
+bool anomaly_detection();
+void set_anomaly_detection(bool on);
+
 }  // namespace autograd
+
+// Anomaly detection on in its scope, and as before afterwards.
+class AnomalyDetectionGuard {
+ public:
+  explicit AnomalyDetectionGuard(bool on = true) : previous_(autograd::anomaly_detection()) {
+    autograd::set_anomaly_detection(on);
+  }
+  ~AnomalyDetectionGuard() { autograd::set_anomaly_detection(previous_); }
+  AnomalyDetectionGuard(const AnomalyDetectionGuard&) = delete;
+  AnomalyDetectionGuard& operator=(const AnomalyDetectionGuard&) = delete;
+
+ private:
+  bool previous_;
+};
 
 // Disables graph recording in its scope (PyTorch's torch.no_grad()).
 class NoGradGuard {

@@ -4,6 +4,7 @@
 // a CPU-only build has no definitions, so callers guard with ENGRAM_HAS_CUDA.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "core/dtype.h"
 
@@ -39,4 +40,14 @@ Counters counters();
 namespace engram::cuda {
 // dst[i] += src[i] for floating dtypes; used by autograd to accumulate gradients.
 void accumulate(void* dst, const void* src, DType dtype, size_t count);
+}  // namespace engram::cuda
+
+namespace engram::cuda {
+// Sets `bit` in *flags (an int32 on the device) when any element of the spans
+// (all of `dtype`, f32 or f64) is NaN or infinite; used by core/finite.h.
+struct ElementSpan {
+  const void* data;
+  size_t count;
+};
+void flag_nonfinite(const std::vector<ElementSpan>& spans, DType dtype, int32_t* flags, int32_t bit);
 }  // namespace engram::cuda

@@ -101,25 +101,21 @@ void TeacherStudentStrategy::online_step(const BatchRef& ref, const data::Batch&
   Tensor teacher_loss = c_.mutual ? mutual_teacher_loss(t, batch.labels, s, c_.loss)
                                   : cross_entropy(t.logits, batch.labels, Reduction::mean, c_.loss.label_smoothing);
   Tensor student_loss = kd_student_loss(s, batch.labels, &t, projector_.get(), c_.loss);
-  train::optimizer_step(*teacher_optimizer_, teacher_loss, context.lr_of(ref));
-  context.stepped(Role::teacher, ref, batch, teacher_loss, t.logits);
-  train::optimizer_step(*student_optimizer_, student_loss, context.lr_of(ref));
-  context.stepped(Role::student, ref, batch, student_loss, s.logits);
+  context.learn(Role::teacher, *teacher_optimizer_, ref, batch, teacher_loss, t.logits);
+  context.learn(Role::student, *student_optimizer_, ref, batch, student_loss, s.logits);
 }
 
 void TeacherStudentStrategy::teacher_step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) {
   nn::ModelOutput t = teacher_->forward(batch.images);
   Tensor loss = cross_entropy(t.logits, batch.labels, Reduction::mean, c_.loss.label_smoothing);
-  train::optimizer_step(*teacher_optimizer_, loss, context.lr_of(ref));
-  context.stepped(Role::teacher, ref, batch, loss, t.logits);
+  context.learn(Role::teacher, *teacher_optimizer_, ref, batch, loss, t.logits);
 }
 
 void TeacherStudentStrategy::student_step(const BatchRef& ref, const data::Batch& batch,
                                           const nn::ModelOutput* teacher, train::StepContext& context) {
   nn::ModelOutput s = student_->forward(batch.images);
   Tensor loss = kd_student_loss(s, batch.labels, teacher, projector_.get(), c_.loss);
-  train::optimizer_step(*student_optimizer_, loss, context.lr_of(ref));
-  context.stepped(Role::student, ref, batch, loss, s.logits);
+  context.learn(Role::student, *student_optimizer_, ref, batch, loss, s.logits);
 }
 
 // A buffered batch, regenerated bitwise, learned now from the teacher's
@@ -168,14 +164,12 @@ void SelfKdStrategy::step(const BatchRef& ref, const data::Batch& batch, train::
   std::vector<nn::ModelOutput> exits = model_->forward(batch.images);
   if (c_.mode == Mode::self) {
     Tensor loss = self_kd_loss(exits, batch.labels, self_loss());
-    train::optimizer_step(*optimizer_, loss, context.lr_of(ref));
-    context.stepped(Role::student, ref, batch, loss, exits.back().logits);
+    context.learn(Role::student, *optimizer_, ref, batch, loss, exits.back().logits);
     return;
   }
   // spaced-self: the deepest exit learns every batch now, the shallow exits later.
   Tensor loss = cross_entropy(exits.back().logits, batch.labels);
-  train::optimizer_step(*optimizer_, loss, context.lr_of(ref));
-  context.stepped(Role::teacher, ref, batch, loss, exits.back().logits);
+  context.learn(Role::teacher, *optimizer_, ref, batch, loss, exits.back().logits);
   for (const BatchRef& due : schedule_->teacher_stepped(ref)) shallow_exits_step(due, context);
 }
 
@@ -193,8 +187,7 @@ void SelfKdStrategy::shallow_exits_step(const BatchRef& ref, train::StepContext&
     Tensor term = shallow_exit_loss(exits[i], exits.back(), batch.labels, self_loss());
     loss = loss.defined() ? add(loss, term) : term;
   }
-  train::optimizer_step(*optimizer_, loss, context.lr_of(ref));
-  context.stepped(Role::student, ref, batch, loss, Tensor());
+  context.learn(Role::student, *optimizer_, ref, batch, loss, Tensor());
 }
 
 std::vector<train::Evaluated> SelfKdStrategy::evaluated() {

@@ -30,6 +30,8 @@ TrainFlags::TrainFlags(CLI::App& app, train::TrainConfig& config)
   app.add_option("--bn-recalibrate", config.bn_recalibrate,
                  "also report test accuracy after recomputing BN statistics on N training batches (0: off)")
       ->capture_default_str();
+  app.add_flag("--detect-anomaly", config.detect_anomaly,
+               "stop at the first op whose output or gradient holds NaN or Inf (slow; for debugging)");
   app.add_option("--seed", config.seed, "seed of the initialisation, the shuffles and the augmentation")
       ->capture_default_str();
   app.add_option("--device", device_, "auto, cpu or cuda")->capture_default_str();

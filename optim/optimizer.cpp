@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/autograd.h"
+#include "core/finite.h"
 
 namespace engram::optim {
 
@@ -48,6 +49,16 @@ Optimizer::Optimizer(std::vector<Tensor> params) : params_(std::move(params)) {
                  "Optimizer", "parameter " + std::to_string(i) + " must be a leaf tensor that requires grad");
 }
 
+void Optimizer::check_gradients(const std::vector<Tensor>& grads) {
+  if (grads.empty()) return;
+  if (!nonfinite_.defined()) nonfinite_ = Tensor::zeros({1}, DType::i32, grads.front().device());
+  flag_nonfinite(grads, nonfinite_, kNonfiniteGradient);
+}
+
+void Optimizer::check_parameters(const std::vector<Tensor>& params) {
+  if (!params.empty()) flag_nonfinite(params, nonfinite_, kNonfiniteParameter);
+}
+
 void Optimizer::zero_grad() {
   for (Tensor& p : params_) p.zero_grad();
 }
@@ -71,7 +82,9 @@ void SGD::step() {
     grads.push_back(params_[i].grad());
     buffers.push_back(momentum_[i]);
   }
+  check_gradients(grads);
   if (!params.empty()) sgd_step(params, grads, config_.momentum > 0 ? buffers : std::vector<Tensor>(), config_, first_step);
+  check_parameters(params);
   ++steps_;
 }
 
@@ -111,7 +124,9 @@ void AdamW::step() {
     v.push_back(exp_avg_sq_[i]);
   }
   ++steps_;
+  check_gradients(grads);
   adamw_step(params, grads, m, v, config_, steps_);
+  check_parameters(params);
 }
 
 NamedTensors AdamW::state() const {

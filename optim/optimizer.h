@@ -22,14 +22,27 @@ class Optimizer {
   virtual double lr() const = 0;
   virtual void set_lr(double lr) = 0;
   int64_t steps_taken() const { return steps_; }
+  // What step() has seen since the optimizer was built, as bits of an i32
+  // tensor of one element on the parameters' device, set without waiting for
+  // the device: a gradient that held NaN or Inf, a parameter that did after
+  // its update. Undefined before the first step.
+  static constexpr int32_t kNonfiniteGradient = 1, kNonfiniteParameter = 2;
+  const Tensor& nonfinite() const { return nonfinite_; }
   // Per-parameter state (momentum or moment buffers) by name, e.g. "0.momentum_buffer",
   // plus "step"; what a checkpoint stores.
   virtual NamedTensors state() const = 0;
   virtual void load_state(const NamedTensors& state) = 0;
 
  protected:
+  // Marks non-finite gradients before, and parameters after, an update.
+  void check_gradients(const std::vector<Tensor>& grads);
+  void check_parameters(const std::vector<Tensor>& params);
+
   std::vector<Tensor> params_;
   int64_t steps_ = 0;
+
+ private:
+  Tensor nonfinite_;
 };
 
 class SGD : public Optimizer {

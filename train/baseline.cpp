@@ -33,8 +33,7 @@ void BaselineStrategy::build(const RunSetup& setup) {
 void BaselineStrategy::step(const BatchRef& ref, const data::Batch& batch, StepContext& context) {
   nn::ModelOutput out = model_->forward(batch.images);
   Tensor loss = cross_entropy(out.logits, batch.labels, Reduction::mean, label_smoothing_);
-  optimizer_step(*optimizer_, loss, context.lr_of(ref));
-  context.stepped(Role::student, ref, batch, loss, out.logits);
+  context.learn(Role::student, *optimizer_, ref, batch, loss, out.logits);
 }
 
 std::vector<Evaluated> BaselineStrategy::evaluated() {

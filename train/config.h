@@ -47,6 +47,10 @@ struct TrainConfig {
   // statistics on this many training batches (train/bn_recalibrate.h); the
   // run continues with the statistics it had.
   int64_t bn_recalibrate = 0;
+  // Checks every op's output and gradient, and every update, for NaN and Inf
+  // as it is made (core/autograd.h), waiting for the device each time: for
+  // debugging, at its cost. Results are the same with or without it.
+  bool detect_anomaly = false;
 };
 
 // ConfigError naming the first field out of range, e.g. "train: epochs must be at least 1, got 0".

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/autograd.h"
 #include "core/random.h"
 #include "train/bn_recalibrate.h"
 #include "train/evaluate.h"
@@ -56,6 +57,7 @@ class Loop : public StepContext {
 
   RunResult run() {
     RunResult result;
+    AnomalyDetectionGuard anomaly(c_.detect_anomaly);
     const Position resumed = c_.resume.empty() ? Position{} : resume_from(c_.resume);
     result.first_epoch = resumed.epoch;
     print_header(resumed);
@@ -77,6 +79,11 @@ class Loop : public StepContext {
                                  ") asked for it at step " + std::to_string(step + 1) + " of epoch " +
                                  std::to_string(epoch + 1) + " with batch " + std::to_string(c_.batch) +
                                  " (a smaller --batch needs less); the checkpoint of the previous epoch is kept");
+        } catch (const NumericalError& e) {
+          if (!c_.detect_anomaly) throw;
+          throw NumericalError(std::string(e.what()) + "; in " + name() + " (" + strategy_.models() + ") at step " +
+                               std::to_string(step + 1) + " of epoch " + std::to_string(epoch + 1) +
+                               "; the checkpoint of the previous epoch is kept");
         }
         bar.update(step + 1, [this] { return running_loss(); });
       }
@@ -104,15 +111,21 @@ class Loop : public StepContext {
     return result;
   }
 
-  double lr_of(const BatchRef& ref) const override {
-    return schedule_->lr_at(static_cast<double>(ref.epoch) + static_cast<double>(ref.step) / static_cast<double>(steps_));
-  }
-
   data::Batch batch(const BatchRef& ref) override { return data_.train_loader->batch(ref.epoch, ref.step); }
 
-  void stepped(Role role, const BatchRef& ref, const data::Batch& batch, const Tensor& loss,
-               const Tensor& logits) override {
-    records(role).record(ref, loss, logits, batch.labels);
+  void learn(Role role, optim::Optimizer& optimizer, const BatchRef& ref, const data::Batch& batch,
+             const Tensor& loss, const Tensor& logits) override {
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.set_lr(
+        schedule_->lr_at(static_cast<double>(ref.epoch) + static_cast<double>(ref.step) / static_cast<double>(steps_)));
+    optimizer.step();
+    // Its gradients were checked by backward(); here its update is.
+    if (c_.detect_anomaly && optimizer.nonfinite().defined())
+      ENGRAM_CHECK(optimizer.nonfinite().to(Device::cpu()).data<int32_t>()[0] == 0, NumericalError, "detect_anomaly",
+                   std::string("the ") + role_name(role) + "'s parameters hold NaN or Inf after its update on batch " +
+                       std::to_string(ref.step) + " of epoch " + std::to_string(ref.epoch + 1));
+    records(role).record(ref, loss, logits, batch.labels, optimizer.nonfinite());
     if (hooks_.on_step) hooks_.on_step({role, ref, &batch});
   }
 
@@ -126,26 +139,46 @@ class Loop : public StepContext {
     return shown.running_loss();
   }
 
+  // The teacher's records are read first: its faults reach the student
+  // through distillation, never the other way (without --mutual).
   int64_t read_records(EpochMetrics& m, RunResult& result) {
     int64_t reads = 0;
-    for (Role role : {Role::student, Role::teacher}) {
+    for (Role role : {Role::teacher, Role::student}) {
       ModelMetrics& model = role == Role::student ? m.student : m.teacher;
       model.steps = records(role).count();
       StepRecords::Epoch e = records(role).take();
       reads += e.host_reads;
-      for (size_t i = 0; i < e.losses.size(); ++i)
-        ENGRAM_CHECK(std::isfinite(e.losses[i]), NumericalError, kOp,
-                     std::string("the ") + role_name(role) + "'s training loss became " + message_number(e.losses[i]) +
-                         " at its step " + std::to_string(i + 1) + " of " + std::to_string(e.losses.size()) +
-                         " in epoch " + std::to_string(m.epoch) + " (on batch " + std::to_string(e.batches[i].step) +
-                         " of epoch " + std::to_string(e.batches[i].epoch + 1) +
-                         "; try a lower lr); the checkpoint of the previous epoch is kept");
+      check_finite(role, e, m.epoch);
       model.train_loss = e.mean_loss;
       model.train_accuracy = e.accuracy;
       std::vector<float>& all = role == Role::student ? result.student_step_losses : result.teacher_step_losses;
       all.insert(all.end(), e.losses.begin(), e.losses.end());
     }
     return reads;
+  }
+
+  // NumericalError at the first step whose loss, gradients or updated
+  // parameters held NaN or Inf, naming which of the three came first.
+  void check_finite(Role role, const StepRecords::Epoch& e, int64_t epoch) {
+    const int64_t steps = static_cast<int64_t>(e.losses.size());
+    for (int64_t i = 0; i < steps; ++i) {
+      const float loss = e.losses[i];
+      // The optimizer's bits are cumulative: a step's new faults are the bits it added.
+      const int32_t added = e.nonfinite[i] & ~(i > 0 ? e.nonfinite[i - 1] : 0);
+      if (std::isfinite(loss) && added == 0) continue;
+      std::string what = std::string("the ") + role_name(role) + "'s ";
+      if (!std::isfinite(loss))
+        what += "training loss became " + message_number(loss);
+      else if (added & optim::Optimizer::kNonfiniteGradient)
+        what += "gradients held NaN or Inf (the loss was " + message_number(loss) + ")";
+      else
+        what += "parameters held NaN or Inf after the update (loss " + message_number(loss) +
+                " and gradients finite; the lr times the gradient overflowed)";
+      throw NumericalError(std::string(kOp) + ": " + what + " at its step " + std::to_string(i + 1) + " of " +
+                           std::to_string(steps) + " in epoch " + std::to_string(epoch) + " (on batch " +
+                           std::to_string(e.batches[i].step) + " of epoch " + std::to_string(e.batches[i].epoch + 1) +
+                           "; try a lower lr); the checkpoint of the previous epoch is kept");
+    }
   }
 
   // Test loss and accuracy of every model, and the accuracy after BN
@@ -303,13 +336,6 @@ class Loop : public StepContext {
 };
 
 }  // namespace
-
-void optimizer_step(optim::Optimizer& optimizer, const Tensor& loss, double lr) {
-  optimizer.zero_grad();
-  loss.backward();
-  optimizer.set_lr(lr);
-  optimizer.step();
-}
 
 RunResult run(const TrainConfig& config, Strategy& strategy, const RunHooks& hooks) {
   Loop loop(config, strategy, hooks);

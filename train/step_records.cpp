@@ -16,13 +16,15 @@ double mean_of(const std::vector<float>& values) {
 }
 }  // namespace
 
-// One f32 buffer: the losses in [0, capacity), the correct counts (exact in
-// f32 up to 2^24 samples a step) in [capacity, 2 capacity), so that an epoch's
-// records come to the host in one read.
+// One f32 buffer, so that an epoch's records come to the host in one read:
+// the losses in [0, capacity), the correct counts (exact in f32 up to 2^24
+// samples a step) in [capacity, 2 capacity), the non-finite bits in
+// [2 capacity, 3 capacity).
 StepRecords::StepRecords(int64_t capacity, Device device)
-    : records_(Tensor::zeros({2 * capacity}, DType::f32, device)), capacity_(capacity) {}
+    : records_(Tensor::zeros({3 * capacity}, DType::f32, device)), capacity_(capacity) {}
 
-void StepRecords::record(const BatchRef& ref, const Tensor& loss, const Tensor& logits, const Tensor& labels) {
+void StepRecords::record(const BatchRef& ref, const Tensor& loss, const Tensor& logits, const Tensor& labels,
+                         const Tensor& nonfinite) {
   ENGRAM_CHECK(count_ < capacity_, ValueError, "StepRecords",
                "more than the " + std::to_string(capacity_) + " steps planned for one epoch");
   NoGradGuard no_grad;
@@ -32,6 +34,7 @@ void StepRecords::record(const BatchRef& ref, const Tensor& loss, const Tensor& 
     counted_samples_ += labels.size(0);
     ++counted_steps_;
   }
+  if (nonfinite.defined()) records_.narrow_rows(2 * capacity_ + count_, 1).copy_(nonfinite.to(DType::f32).reshape({1}));
   batches_.push_back(ref);
   ++count_;
 }
@@ -48,6 +51,7 @@ StepRecords::Epoch StepRecords::take() {
     epoch.host_reads = 1;
     epoch.losses.assign(records.begin(), records.begin() + count_);
     epoch.mean_loss = mean_of(epoch.losses);
+    for (int64_t i = 0; i < count_; ++i) epoch.nonfinite.push_back(static_cast<int32_t>(records[2 * capacity_ + i]));
     if (counted_steps_ == count_ && counted_samples_ > 0) {
       double correct = std::accumulate(records.begin() + capacity_, records.begin() + capacity_ + count_, 0.0);
       epoch.accuracy = 100.0 * correct / static_cast<double>(counted_samples_);
@@ -64,11 +68,15 @@ nlohmann::json StepRecords::state() const {
   for (const BatchRef& b : batches_) batches.push_back({b.epoch, b.step});
   std::vector<float> records = count_ > 0 ? records_.to_vector<float>() : std::vector<float>{};
   std::vector<float> losses(records.begin(), records.begin() + count_);
-  std::vector<float> correct;
-  if (count_ > 0) correct.assign(records.begin() + capacity_, records.begin() + capacity_ + count_);
+  std::vector<float> correct, nonfinite;
+  if (count_ > 0) {
+    correct.assign(records.begin() + capacity_, records.begin() + capacity_ + count_);
+    nonfinite.assign(records.begin() + 2 * capacity_, records.begin() + 2 * capacity_ + count_);
+  }
   // float -> JSON double -> float is exact.
   return {{"losses", losses},
           {"correct", correct},
+          {"nonfinite", nonfinite},
           {"batches", batches},
           {"counted_steps", counted_steps_},
           {"counted_samples", counted_samples_}};
@@ -78,11 +86,14 @@ void StepRecords::load_state(const nlohmann::json& state) {
   try {
     std::vector<float> losses = state.at("losses").get<std::vector<float>>();
     std::vector<float> correct = state.at("correct").get<std::vector<float>>();
+    std::vector<float> nonfinite = state.at("nonfinite").get<std::vector<float>>();
     const nlohmann::json& batches = state.at("batches");
     const int64_t n = static_cast<int64_t>(losses.size());
-    ENGRAM_CHECK(n <= capacity_ && correct.size() == losses.size() && batches.size() == losses.size(), IOError,
-                 "StepRecords", "the saved records hold " + std::to_string(n) + " steps, at most " +
-                                    std::to_string(capacity_) + " fit, with as many counts and batches");
+    ENGRAM_CHECK(n <= capacity_ && correct.size() == losses.size() && nonfinite.size() == losses.size() &&
+                     batches.size() == losses.size(),
+                 IOError, "StepRecords",
+                 "the saved records hold " + std::to_string(n) + " steps, at most " + std::to_string(capacity_) +
+                     " fit, with as many counts, non-finite bits and batches");
     batches_.clear();
     for (const nlohmann::json& b : batches) batches_.push_back({b.at(0).get<uint64_t>(), b.at(1).get<int64_t>()});
     count_ = n;
@@ -93,6 +104,7 @@ void StepRecords::load_state(const nlohmann::json& state) {
     const Device device = records_.device();
     records_.narrow_rows(0, n).copy_(Tensor::from_vector<float>(losses, {n}).to(device));
     records_.narrow_rows(capacity_, n).copy_(Tensor::from_vector<float>(correct, {n}).to(device));
+    records_.narrow_rows(2 * capacity_, n).copy_(Tensor::from_vector<float>(nonfinite, {n}).to(device));
   } catch (const nlohmann::json::exception& e) {
     throw IOError(std::string("StepRecords: the saved records are malformed (") + e.what() + ")");
   }

@@ -41,20 +41,16 @@ struct Evaluated {
 class StepContext {
  public:
   virtual ~StepContext() = default;
-  // The learning rate of a batch's position in training, lr(epoch + step /
-  // steps_per_epoch), whenever the batch is learned.
-  virtual double lr_of(const BatchRef& ref) const = 0;
   // Batch `ref` rebuilt, bitwise, in the training loader's buffers.
   virtual data::Batch batch(const BatchRef& ref) = 0;
-  // A model took a step on `batch`: records its loss (and, with `logits`
-  // defined, its correct count) on the device and reports the step to the
-  // run's hooks.
-  virtual void stepped(Role role, const BatchRef& ref, const data::Batch& batch, const Tensor& loss,
-                       const Tensor& logits) = 0;
+  // A model learns `loss` of `batch`: zero_grad, backward, the learning rate
+  // of the batch's position in training, lr(epoch + step / steps_per_epoch)
+  // whenever it is learned, and the optimizer's step. Then its loss (and, with
+  // `logits` defined, its correct count) and the optimizer's non-finite bits
+  // are recorded on the device, and the step is reported to the run's hooks.
+  virtual void learn(Role role, optim::Optimizer& optimizer, const BatchRef& ref, const data::Batch& batch,
+                     const Tensor& loss, const Tensor& logits) = 0;
 };
-
-// zero_grad, backward, the learning rate, step.
-void optimizer_step(optim::Optimizer& optimizer, const Tensor& loss, double lr);
 
 class Strategy {
  public:

@@ -94,3 +94,55 @@ void accumulate(void* dst, const void* src, DType dtype, size_t count) {
 }
 
 }  // namespace engram::cuda
+
+namespace engram::cuda {
+namespace {
+
+// Up to kMaxSpans spans a launch; blockIdx.y picks the span, the x blocks
+// stride over its elements. A thread that saw a non-finite value sets the bit
+// once, so a finite step costs no atomics at all.
+constexpr int kMaxSpans = 32;
+constexpr unsigned kFlagBlocks = 16;
+
+template <typename T>
+struct SpanList {
+  const T* data[kMaxSpans];
+  size_t count[kMaxSpans];
+};
+
+template <typename T>
+__global__ void flag_nonfinite_kernel(SpanList<T> list, int32_t* flags, int32_t bit) {
+  const T* data = list.data[blockIdx.y];
+  const size_t count = list.count[blockIdx.y];
+  bool bad = false;
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
+    bad |= !isfinite(data[i]);
+  if (bad) atomicOr(flags, bit);
+}
+
+template <typename T>
+void flag_spans(const std::vector<ElementSpan>& spans, int32_t* flags, int32_t bit) {
+  for (size_t first = 0; first < spans.size(); first += kMaxSpans) {
+    SpanList<T> list{};
+    const size_t n = spans.size() - first < kMaxSpans ? spans.size() - first : kMaxSpans;
+    size_t longest = 0;
+    for (size_t i = 0; i < n; ++i) {
+      list.data[i] = static_cast<const T*>(spans[first + i].data);
+      list.count[i] = spans[first + i].count;
+      longest = list.count[i] > longest ? list.count[i] : longest;
+    }
+    const unsigned blocks = grid_for(longest) < kFlagBlocks ? grid_for(longest) : kFlagBlocks;
+    launch("flag_nonfinite_kernel", flag_nonfinite_kernel<T>, dim3(blocks, static_cast<unsigned>(n)), 256, 0, list,
+           flags, bit);
+  }
+}
+
+}  // namespace
+
+void flag_nonfinite(const std::vector<ElementSpan>& spans, DType dtype, int32_t* flags, int32_t bit) {
+  if (dtype == DType::f32) return flag_spans<float>(spans, flags, bit);
+  if (dtype == DType::f64) return flag_spans<double>(spans, flags, bit);
+  throw DTypeError(std::string("cuda::flag_nonfinite: expected f32 or f64, got ") + dtype_name(dtype));
+}
+
+}  // namespace engram::cuda

@@ -102,6 +102,12 @@ T atomicExch(T* address, T value) {
   return old;
 }
 template <typename T>
+T atomicOr(T* address, T value) {
+  T old = *address;
+  *address = old | value;
+  return old;
+}
+template <typename T>
 T atomicCAS(T* address, T compare, T value) {
   T old = *address;
   if (old == compare) *address = value;
