@@ -101,6 +101,7 @@ struct WarpCollective {
   bool pending = false;
   Collective kind = Collective::syncwarp;
   unsigned mask = 0, arrived = 0;
+  unsigned returned = 0;  // lanes whose thread has returned (kept across collectives)
   int width = kWarp;
   uint64_t value[kWarp] = {};
   int operand[kWarp] = {};
@@ -202,12 +203,9 @@ class Block {
     if (w.pending && (w.kind != kind || w.mask != mask || w.width != width))
       fail(t, "lanes of warp " + std::to_string(t.warp) + " wait at different collectives: " + collective_name(w.kind) +
                   " (mask " + hex(w.mask) + ") and " + collective_name(kind) + " (mask " + hex(mask) + ")");
-    for (int lane = 0; lane < warp_lanes; ++lane) {
-      const Thread& other = threads_[static_cast<size_t>(t.warp * kWarp + lane)];
-      if ((mask >> lane & 1u) && other.status == Status::done)
-        fail(t, std::string(collective_name(kind)) + " with mask " + hex(mask) + " names lane " + std::to_string(lane) +
-                    ", which has returned");
-    }
+    if (const unsigned gone = mask & w.returned)
+      fail(t, std::string(collective_name(kind)) + " with mask " + hex(mask) + " names lane " +
+                  std::to_string(__builtin_ctz(gone)) + ", which has returned");
     w.pending = true;
     w.kind = kind;
     w.mask = mask;
@@ -226,11 +224,9 @@ class Block {
   }
 
   unsigned active_mask(const Thread& t) const {
-    unsigned mask = 0;
     const int warp_lanes = std::min(kWarp, count_ - t.warp * kWarp);
-    for (int lane = 0; lane < warp_lanes; ++lane)
-      if (threads_[static_cast<size_t>(t.warp * kWarp + lane)].status != Status::done) mask |= 1u << lane;
-    return mask;
+    const unsigned existing = warp_lanes == kWarp ? 0xffffffffu : ((1u << warp_lanes) - 1);
+    return existing & ~warps_[static_cast<size_t>(t.warp)].returned;
   }
 
   [[noreturn]] void fail(const Thread& t, const std::string& what) {
@@ -297,6 +293,7 @@ class Block {
 
   void exit_thread(Thread& t) {
     t.status = Status::done;
+    warps_[static_cast<size_t>(t.warp)].returned |= 1u << t.lane;
     ++done_;
     if (at_barrier_ > 0)
       fail(t, "returned while " + std::to_string(at_barrier_) + " threads wait at __syncthreads() (undefined in CUDA)");
