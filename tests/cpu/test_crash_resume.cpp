@@ -7,7 +7,8 @@
 //   - every file-system event in the run folder up to the first epoch's
 //     checkpoint: each metrics file and the checkpoint is a temporary file
 //     created, written and closed, then renamed into place (inotify shows
-//     each step, and the kill follows it within microseconds);
+//     each step, and the kill follows it within microseconds); and every
+//     event of the second epoch's checkpoint, which replaces the first;
 //   - moments inside the epochs, timed from the progress lines, where
 //     teacher steps and the student's replays alternate.
 #include <fcntl.h>
@@ -175,17 +176,23 @@ void resume_and_compare(const Program& program, const std::string& out, const st
   CHECK(without_seconds(read_file(run + "/metrics.csv")) == without_seconds(read_file(ref + "/metrics.csv")));
 }
 
-// Every event up to the first checkpoint's rename, then the progress points.
+// Every event up to the first checkpoint's rename, every event of the
+// second checkpoint's write (the one that replaces a checkpoint), then the
+// progress points.
 int kill_everywhere(const Program& program, const std::string& label, const std::vector<std::string>& progress_lines) {
   const std::string dir = program_dir("crash_" + label);
   const std::string reference = dir + "/reference";
   const std::vector<std::string> events = run_recording_events(program, reference);
-  size_t first_checkpoint = 0;
-  while (first_checkpoint < events.size() && events[first_checkpoint] != "renamed to last.safetensors")
-    ++first_checkpoint;
-  REQUIRE(first_checkpoint < events.size());
+  std::vector<size_t> after;  // kill after this many events
+  size_t checkpoints = 0;
+  for (size_t i = 0; i < events.size() && checkpoints < 2; ++i) {
+    const bool checkpoint_file = events[i].find("last.safetensors") != std::string::npos;
+    if (checkpoints == 0 || checkpoint_file) after.push_back(i + 1);
+    if (events[i] == "renamed to last.safetensors") ++checkpoints;
+  }
+  REQUIRE(checkpoints == 2);
   int kills = 0;
-  for (size_t k = 1; k <= first_checkpoint + 1; ++k) {
+  for (size_t k : after) {
     INFO(label << ": killed after event " << k << " (" << events[k - 1] << ")");
     const std::string out = dir + "/event" + std::to_string(k);
     kill_after_event(program, out, k);
