@@ -12,10 +12,8 @@
 #include "kernels/elementwise.h"
 #include "nn/safetensors.h"
 #include "tests/support/checks.h"
-#include "tests/support/faulty_model.h"
 #include "tests/support/nonfinite_cases.h"
-#include "train/baseline.h"
-#include "train/run.h"
+#include "tests/support/numerical_runs.h"
 
 using namespace engram;
 using namespace engram::train;
@@ -23,28 +21,11 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::Equals;
 using Catch::Matchers::StartsWith;
 using engram::testing::message_of;
+using engram::testing::poisoned_at;
+using engram::testing::quiet;
 
 namespace {
-
-TrainConfig small_config() {
-  TrainConfig config;
-  config.device = DeviceRequest::cpu;
-  config.subset = 64, config.test_subset = 50, config.eval_batch = 50, config.batch = 16, config.epochs = 1;
-  return config;
-}
-
-RunHooks quiet() {
-  RunHooks hooks;
-  hooks.log = nullptr;
-  return hooks;
-}
-
-BaselineStrategy poisoned_at(int64_t step) {
-  return BaselineStrategy("resnet8", 0, [step](int64_t in_channels, int64_t num_classes) {
-    return std::make_shared<testing::GradientPoisonedModel>(in_channels, num_classes, step);
-  });
-}
-
+TrainConfig small_config() { return testing::small_config(DeviceRequest::cpu); }
 }  // namespace
 
 TEST_CASE("flag_nonfinite finds NaN and Inf anywhere in any of its tensors, on the CPU", "[numerical][finite]") {

@@ -5,32 +5,19 @@
 
 #include "core/cuda_runtime.h"
 #include "tests/support/checks.h"
-#include "tests/support/faulty_model.h"
 #include "tests/support/nonfinite_cases.h"
-#include "train/baseline.h"
-#include "train/run.h"
+#include "tests/support/numerical_runs.h"
 
 using namespace engram;
 using namespace engram::train;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using engram::testing::message_of;
+using engram::testing::poisoned_at;
+using engram::testing::quiet;
 
 namespace {
-
-TrainConfig small_config() {
-  TrainConfig config;
-  config.device = DeviceRequest::cuda;
-  config.subset = 64, config.test_subset = 50, config.eval_batch = 50, config.batch = 16, config.epochs = 1;
-  return config;
-}
-
-RunHooks quiet() {
-  RunHooks hooks;
-  hooks.log = nullptr;
-  return hooks;
-}
-
+TrainConfig small_config() { return testing::small_config(DeviceRequest::cuda); }
 }  // namespace
 
 TEST_CASE("flag_nonfinite on CUDA finds NaN and Inf anywhere in any of its tensors", "[cuda][numerical]") {
@@ -46,9 +33,7 @@ TEST_CASE("flag_nonfinite on CUDA finds NaN and Inf anywhere in any of its tenso
 }
 
 TEST_CASE("a CUDA run names a NaN gradient and an overflowing update as the first faults", "[cuda][numerical]") {
-  BaselineStrategy poisoned("resnet8", 0, [](int64_t in_channels, int64_t num_classes) {
-    return std::make_shared<testing::GradientPoisonedModel>(in_channels, num_classes, 3);
-  });
+  BaselineStrategy poisoned = poisoned_at(3);
   CHECK_THAT(message_of<NumericalError>([&] { run(small_config(), poisoned, quiet()); }),
              StartsWith("train: the student's gradients held NaN or Inf (the loss was ") &&
                  Contains(") at its step 3 of 4 in epoch 1 (on batch 2 of epoch 1; try a lower lr)"));
