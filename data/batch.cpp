@@ -57,6 +57,9 @@ BatchParams make_batch_params(const AugmentSpec& augment, int64_t channels, int6
                "crop_padding must be in [0, 65535], got " + std::to_string(augment.crop_padding));
   ENGRAM_CHECK(augment.cutout_size >= 0 && augment.cutout_size <= 65535, ValueError, kOp,
                "cutout_size must be in [0, 65535], got " + std::to_string(augment.cutout_size));
+  ENGRAM_CHECK(augment.rotation_degrees >= 0 && augment.rotation_degrees <= kMaxRotationDegrees, ValueError, kOp,
+               "rotation_degrees must be in [0, " + std::to_string(kMaxRotationDegrees) + "], got " +
+                   std::to_string(augment.rotation_degrees));
   ENGRAM_CHECK(epoch <= kMaxEpoch, ValueError, kOp, "epoch must be below 2^62, got " + std::to_string(epoch));
   bool normalise = !augment.mean.empty() || !augment.std.empty();
   if (normalise) {
@@ -84,6 +87,13 @@ BatchParams make_batch_params(const AugmentSpec& augment, int64_t channels, int6
   p.crop_padding = static_cast<int32_t>(augment.crop_padding);
   p.flip = augment.horizontal_flip ? 1 : 0;
   p.cutout_size = static_cast<int32_t>(augment.cutout_size);
+  p.rotation_stream = kRotationStreamTag | epoch;
+  p.rotation_steps = static_cast<int32_t>(std::lround(augment.rotation_degrees * kRotationStepsPerDegree));
+  for (int32_t step = -p.rotation_steps; step <= p.rotation_steps; ++step) {
+    const double radians = step * (M_PI / 180.0) / kRotationStepsPerDegree;
+    p.rotation_cos[step + kMaxRotationSteps] = static_cast<int32_t>(std::lround(std::ldexp(std::cos(radians), kRotationTableBits)));
+    p.rotation_sin[step + kMaxRotationSteps] = static_cast<int32_t>(std::lround(std::ldexp(std::sin(radians), kRotationTableBits)));
+  }
   // torchvision in float: ToTensor divides by 255, Normalize subtracts and divides.
   for (int64_t c = 0; c < channels; ++c)
     for (int v = 0; v < 256; ++v) {

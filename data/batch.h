@@ -22,16 +22,18 @@ namespace engram::data {
 // Augmentation and normalisation, in torchvision's order:
 //   RandomCrop(size=(H, W), padding=crop_padding)   zero (black) fill; 0 = no crop
 //   RandomHorizontalFlip(p=0.5)                     when horizontal_flip
+//   RandomRotation(rotation_degrees)                bilinear, zero fill; angles on a 0.1-degree grid
 //   ToTensor + Normalize(mean, std)                 empty mean/std = only x / 255
 //   Cutout(cutout_size)                             DeVries & Taylor; zeroes a square after normalisation
 struct AugmentSpec {
   int64_t crop_padding = 0;
   bool horizontal_flip = false;
   int64_t cutout_size = 0;  // side of the square; 0 = off
+  double rotation_degrees = 0;  // uniform in [-d, d], d <= 45; 0 = off
   std::vector<float> mean;  // per channel, for images scaled to [0, 1]
   std::vector<float> std;
 
-  bool is_random() const { return crop_padding > 0 || horizontal_flip || cutout_size > 0; }
+  bool is_random() const { return crop_padding > 0 || horizontal_flip || cutout_size > 0 || rotation_degrees > 0; }
   // The same normalisation without any random transform (evaluation).
   AugmentSpec without_augmentation() const;
 };

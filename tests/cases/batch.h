@@ -44,15 +44,17 @@ inline data::AugmentSpec augment_spec(int64_t channels, int64_t pad, bool flip, 
   return spec;
 }
 
-// Odd shapes on purpose: batch 1, 1x1 and 7x7 maps, widths not a multiple of
+// Odd shapes on purpose (and rotations, fixed point, exact on both backends): batch 1, 1x1 and 7x7 maps, widths not a multiple of
 // 4 (scalar stores) and multiples of 4 (float4 stores), planes whose byte size
 // is not a multiple of 16 (byte loads), 1, 3 and 4 channels, padding larger
 // than the image, repeated indices, a plane over the 32 KB staging limit.
 inline std::vector<BatchCase> batch_cases() {
   std::vector<BatchCase> cases;
   auto add = [&](std::string name, int64_t n, int64_t c, int64_t h, int64_t w, std::vector<int32_t> indices,
-                 int64_t pad, bool flip, int64_t cutout, uint64_t seed, uint64_t epoch, bool normalise = true) {
+                 int64_t pad, bool flip, int64_t cutout, uint64_t seed, uint64_t epoch, bool normalise = true,
+                 double rotation = 0) {
     data::AugmentSpec spec = augment_spec(c, pad, flip, cutout);
+    spec.rotation_degrees = rotation;
     if (!normalise) {
       spec.mean.clear();
       spec.std.clear();
@@ -75,6 +77,10 @@ inline std::vector<BatchCase> batch_cases() {
   add("tiny-imagenet 64x64 crop 8", 6, 3, 64, 64, {5, 2, 0, 3}, 8, true, 0, 31, 7);
   add("large plane 1x200x200 (unstaged)", 3, 1, 200, 200, {2, 0, 1}, 4, true, 20, 37, 0);
   add("large epoch", 8, 3, 8, 8, {1, 2, 3, 4}, 2, true, 2, 41, (uint64_t{1} << 62) - 1);
+  add("cifar100 crop4 flip rotate 15", 12, 3, 32, 32, {11, 3, 7, 0, 5, 8, 1, 2}, 4, true, 0, 7, 3, true, 15);
+  add("rotate 45, odd 7x9, cutout 3", 6, 3, 7, 9, {5, 0, 3, 3, 1}, 2, true, 3, 43, 2, true, 45);
+  add("rotate 12.5, 1 channel 28x28", 10, 1, 28, 28, {9, 4, 0, 6}, 2, false, 0, 47, 5, false, 12.5);
+  add("rotate 30, tiny-imagenet 64x64", 4, 3, 64, 64, {3, 1, 0}, 4, true, 0, 53, 1, true, 30);
   return cases;
 }
 
