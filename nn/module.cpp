@@ -106,15 +106,30 @@ void Module::train(bool on) {
   for (auto& [name, child] : children_) child->train(on);
 }
 
-void Module::to(Device device) {
-  for (auto& [name, slot] : params_) {
-    if (!slot->defined() || slot->device() == device) continue;
-    *slot = slot->detach().to(device).requires_grad_();
-  }
+void Module::replace_tensors(const std::function<bool(const Tensor&)>& needs,
+                             const std::function<Tensor(const Tensor&)>& convert) {
+  for (auto& [name, slot] : params_)
+    if (slot->defined() && needs(*slot)) *slot = convert(slot->detach()).requires_grad_();
   for (auto& [name, slot] : buffers_)
-    if (slot->defined() && slot->device() != device) *slot = slot->to(device);
-  for (auto& [name, child] : children_) child->to(device);
-  device_ = device;
+    if (slot->defined() && needs(*slot)) *slot = convert(*slot);
+  for (auto& [name, child] : children_) child->replace_tensors(needs, convert);
+}
+
+void Module::to(Device device) {
+  replace_tensors([&](const Tensor& t) { return t.device() != device; },
+                  [&](const Tensor& t) { return t.to(device); });
+  std::function<void(Module&)> set_device = [&](Module& m) {
+    m.device_ = device;
+    for (auto& [name, child] : m.children_) set_device(*child);
+  };
+  set_device(*this);
+}
+
+void Module::to(DType dtype) {
+  ENGRAM_CHECK(is_floating(dtype), DTypeError, "Module::to",
+               std::string("a module's tensors can be cast to f32 or f64, not ") + dtype_name(dtype));
+  replace_tensors([&](const Tensor& t) { return is_floating(t.dtype()) && t.dtype() != dtype; },
+                  [&](const Tensor& t) { return t.to(dtype); });
 }
 
 void Module::zero_grad() {

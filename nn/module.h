@@ -5,6 +5,7 @@
 // `to(device)` and checkpoint loading replace the tensors the layer computes
 // with; modules are therefore neither copyable nor movable.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -41,6 +42,10 @@ class Module {
   bool is_training() const { return training_; }
   // Moves every parameter and buffer (parameters stay leaves requiring grad).
   void to(Device device);
+  // Casts every floating-point parameter and buffer to `dtype`, f32 or f64
+  // (parameters stay leaves requiring grad): an f64 copy of a model is what
+  // the sharpness tool differentiates (train/sharpness.h).
+  void to(DType dtype);
   Device device() const { return device_; }
   void zero_grad();
 
@@ -61,6 +66,10 @@ class Module {
 
  private:
   void collect(NamedTensors& out, const std::string& prefix, bool params, bool buffers, bool extra) const;
+  // Replaces, in this module and its children, every defined parameter and
+  // buffer for which `needs` holds by `convert` of it.
+  void replace_tensors(const std::function<bool(const Tensor&)>& needs,
+                       const std::function<Tensor(const Tensor&)>& convert);
   std::vector<std::pair<std::string, Tensor*>> params_;
   std::vector<std::pair<std::string, Tensor*>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;

@@ -122,27 +122,44 @@ void save_checkpoint(const std::string& path, const CheckpointParts& parts, cons
   }
 }
 
+namespace {
+
+struct CheckpointFile {
+  nn::SafetensorsFile file;
+  nlohmann::json state;
+};
+
+// The tensors and the JSON state block of an engram checkpoint; IOError naming the file.
+CheckpointFile read_checkpoint(const std::string& path, const char* op) {
+  CheckpointFile c;
+  try {
+    c.file = nn::load_safetensors(path);
+  } catch (const IOError& e) {
+    throw IOError(std::string(op) + ": " + e.what());
+  }
+  auto format = c.file.metadata.find("format");
+  ENGRAM_CHECK(format != c.file.metadata.end() && format->second == kFormat, IOError, op,
+               path + " is not an engram checkpoint: expected metadata format \"" + kFormat + "\", got " +
+                   (format == c.file.metadata.end() ? "none" : "\"" + format->second + "\""));
+  auto state_text = c.file.metadata.find("engram");
+  ENGRAM_CHECK(state_text != c.file.metadata.end(), IOError, op,
+               path + " has no \"engram\" metadata entry (the JSON state)");
+  try {
+    c.state = nlohmann::json::parse(state_text->second);
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number past a double's range
+    throw IOError(std::string(op) + ": " + path + ": the \"engram\" metadata entry is not valid JSON (" + e.what() +
+                  ")");
+  }
+  return c;
+}
+
+}  // namespace
+
 nlohmann::json load_checkpoint(const std::string& path, const CheckpointParts& parts) {
   check_parts("load_checkpoint", parts);
-  nn::SafetensorsFile file;
-  try {
-    file = nn::load_safetensors(path);
-  } catch (const IOError& e) {
-    throw IOError(std::string("load_checkpoint: ") + e.what());
-  }
-  auto format = file.metadata.find("format");
-  ENGRAM_CHECK(format != file.metadata.end() && format->second == kFormat, IOError, "load_checkpoint",
-               path + " is not an engram checkpoint: expected metadata format \"" + kFormat + "\", got " +
-                   (format == file.metadata.end() ? "none" : "\"" + format->second + "\""));
-  auto state_text = file.metadata.find("engram");
-  ENGRAM_CHECK(state_text != file.metadata.end(), IOError, "load_checkpoint",
-               path + " has no \"engram\" metadata entry (the JSON state)");
-  nlohmann::json state;
-  try {
-    state = nlohmann::json::parse(state_text->second);
-  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number past a double's range
-    throw IOError("load_checkpoint: " + path + ": the \"engram\" metadata entry is not valid JSON (" + e.what() + ")");
-  }
+  CheckpointFile checkpoint = read_checkpoint(path, "load_checkpoint");
+  const nn::SafetensorsFile& file = checkpoint.file;
+  nlohmann::json& state = checkpoint.state;
 
   // Check everything that can be checked before touching any part.
   Partition stored = partition(file.tensors, parts);
@@ -183,6 +200,34 @@ nlohmann::json load_checkpoint(const std::string& path, const CheckpointParts& p
                path + ": unexpected entries: " + join(unexpected) + " (the optimizer does not use them)");
   for (const auto& [prefix, module] : parts.modules) module->load_state_dict(stored.by_prefix[prefix], true);
   return state;
+}
+
+nlohmann::json read_checkpoint_state(const std::string& path) {
+  return read_checkpoint(path, "read_checkpoint_state").state;
+}
+
+nlohmann::json load_checkpoint_module(const std::string& path, const std::string& prefix, nn::Module& module) {
+  CheckpointFile checkpoint = read_checkpoint(path, "load_checkpoint_module");
+  std::map<std::string, Tensor> stored(checkpoint.file.tensors.begin(), checkpoint.file.tensors.end());
+  nn::NamedTensors entries;
+  std::vector<std::string> missing;
+  for (const auto& [name, tensor] : module.state_dict()) {
+    auto found = stored.find(qualified(prefix, name));
+    if (found == stored.end())
+      missing.push_back(qualified(prefix, name));
+    else
+      entries.emplace_back(name, found->second);
+  }
+  ENGRAM_CHECK(missing.empty(), ValueError, "load_checkpoint_module",
+               path + ": missing entries: " + join(missing) + " (is it a checkpoint of this model?)");
+  try {
+    module.load_state_dict(entries, true);
+  } catch (const ShapeError& e) {
+    throw ShapeError("load_checkpoint_module: " + path + ": " + e.what());
+  } catch (const DTypeError& e) {
+    throw DTypeError("load_checkpoint_module: " + path + ": " + e.what());
+  }
+  return checkpoint.state;
 }
 
 }  // namespace engram::train

@@ -33,6 +33,14 @@ void save_checkpoint(const std::string& path, const CheckpointParts& parts, cons
 // ValueError naming them) and returns the JSON state block.
 nlohmann::json load_checkpoint(const std::string& path, const CheckpointParts& parts);
 
+// The JSON state block of a checkpoint, loaded into nothing.
+nlohmann::json read_checkpoint_state(const std::string& path);
+// Loads one module's entries under `prefix` and ignores the other parts (for
+// tools that study one model of a run, like the sharpness program); returns
+// the JSON state block. ValueError naming the missing entries, or the first
+// tensor whose shape or dtype differs.
+nlohmann::json load_checkpoint_module(const std::string& path, const std::string& prefix, nn::Module& module);
+
 // state[key] as a T; IOError naming the key and the file when it is missing or of another type.
 template <typename T>
 T json_value(const nlohmann::json& state, const std::string& key, const std::string& file) {
