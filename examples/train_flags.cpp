@@ -36,6 +36,11 @@ TrainFlags::TrainFlags(CLI::App& app, train::TrainConfig& config)
       ->capture_default_str();
   app.add_option("--device", device_, "auto, cpu or cuda")->capture_default_str();
   app.add_flag("--no-augment", no_augment_, "train without the dataset's random crops and flips (normalise only)");
+  app.add_option("--crop-padding", config.crop_padding,
+                 "padding of the random crop in pixels (-1: the dataset's, 0: no crop)")
+      ->capture_default_str();
+  app.add_option("--rotation", config.rotation_degrees, "random rotation in [-D, D] degrees, D <= 45 (0: none)")
+      ->capture_default_str();
   app.add_option("--subset", config.subset, "train on the first N training images (0: all)");
   app.add_option("--test-subset", config.test_subset, "evaluate on the first N test images (0: all)");
 }
@@ -55,7 +60,8 @@ std::string flag_of(const std::string& field) {
   static const std::map<std::string, std::string> renamed = {
       {"data_dir", "--data"},         {"weight_decay", "--wd"},     {"warmup_epochs", "--warmup"},
       {"out_dir", "--out"},           {"augment", "--no-augment"},  {"student_model", "--student"},
-      {"teacher_model", "--teacher"}, {"kl_form", "--kl"},          {"mode", "--modes"}};
+      {"teacher_model", "--teacher"}, {"kl_form", "--kl"},          {"mode", "--modes"},
+      {"rotation_degrees", "--rotation"}};
   auto it = renamed.find(field);
   if (it != renamed.end()) return it->second;
   std::string flag = "--" + field;

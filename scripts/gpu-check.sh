@@ -278,7 +278,7 @@ limit=$(budget 300 10)
 start=$(date +%s)
 if [ -x "$BUILD/examples/spaced_kd" ] && ((limit >= 15)); then
   rm -rf "$WORK/spaced_kd"
-  timeout -k 5 "$limit" "$BUILD/examples/spaced_kd" --budget gpu --device cuda --seeds 1 --epochs 2 \
+  timeout -k 5 "$limit" "$BUILD/examples/spaced_kd" --preset gpu --device cuda --seeds 1 --epochs 2 \
     --out "$WORK/spaced_kd" >"$WORK/spaced_kd.out" 2>&1
   rc=$?
   record spaced_kd $rc $(($(date +%s) - start)) "$limit" "data $ENGRAM_DATA_DIR"
@@ -287,7 +287,7 @@ else
   record spaced_kd skipped 0 "$limit" "no $BUILD/examples/spaced_kd or no time"
 fi
 {
-  echo "# $BUILD/examples/spaced_kd --budget gpu --device cuda --seeds 1 --epochs 2 (ENGRAM_DATA_DIR=$ENGRAM_DATA_DIR)"
+  echo "# $BUILD/examples/spaced_kd --preset gpu --device cuda --seeds 1 --epochs 2 (ENGRAM_DATA_DIR=$ENGRAM_DATA_DIR)"
   cat "$WORK/spaced_kd.out"
   for f in table.md table.json; do
     [ -f "$WORK/spaced_kd/$f" ] && { echo; echo "######## $f"; cat "$WORK/spaced_kd/$f"; }

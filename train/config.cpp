@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "data/augment.h"
 
 namespace engram::train {
 
@@ -57,6 +58,12 @@ void validate(const TrainConfig& c) {
                           "must increase and not fall inside the warm-up, got " + message_number(c.milestones[i]) +
                               " at position " + std::to_string(i + 1));
   }
+  ENGRAM_CONFIG_CHECK(c.crop_padding >= -1, kOp, "crop_padding",
+                      "must be >= 0 pixels (or -1: the dataset's), got " + std::to_string(c.crop_padding));
+  ENGRAM_CONFIG_CHECK(c.rotation_degrees >= 0 && c.rotation_degrees <= data::kMaxRotationDegrees, kOp,
+                      "rotation_degrees",
+                      "must be in [0, " + std::to_string(data::kMaxRotationDegrees) + "] degrees, got " +
+                          message_number(c.rotation_degrees));
   ENGRAM_CONFIG_CHECK(c.subset >= 0, kOp, "subset", "must be >= 0, got " + std::to_string(c.subset));
   ENGRAM_CONFIG_CHECK(c.test_subset >= 0, kOp, "test_subset", "must be >= 0, got " + std::to_string(c.test_subset));
   ENGRAM_CONFIG_CHECK(c.bn_recalibrate >= 0, kOp, "bn_recalibrate",

@@ -41,6 +41,8 @@ struct TrainConfig {
   std::string out_dir;      // metrics.{csv,json,svg} and last.safetensors; empty: no files
   std::string resume;       // a last.safetensors to continue from; empty: a fresh start
   bool augment = true;      // the dataset's training augmentation; false: normalise only
+  int64_t crop_padding = -1;    // with augment: the random crop's padding; -1: the dataset's, 0: no crop
+  double rotation_degrees = 0;  // with augment: a random rotation in [-d, d] degrees, d <= 45; 0: none
   int64_t subset = 0;       // > 0: train on the first `subset` training images
   int64_t test_subset = 0;  // > 0: evaluate on the first `test_subset` test images
   // > 0: each evaluation is also reported after recomputing the BN running

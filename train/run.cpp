@@ -28,6 +28,9 @@ nlohmann::json run_identity(const TrainConfig& c, const Strategy& strategy) {
   nlohmann::json identity = {{"strategy", strategy.name()},   {"dataset", c.dataset}, {"batch", c.batch},
                              {"seed", c.seed},                {"subset", c.subset},   {"augment", c.augment},
                              {"optimizer", optimizer_name(c.optimizer)}, {"epochs", c.epochs}};
+  // Only when set, so that the checkpoints of runs without them still resume.
+  if (c.crop_padding >= 0) identity["crop_padding"] = c.crop_padding;
+  if (c.rotation_degrees > 0) identity["rotation_degrees"] = c.rotation_degrees;
   const nlohmann::json models = strategy.identity();
   for (auto it = models.begin(); it != models.end(); ++it) identity[it.key()] = it.value();
   return identity;
@@ -252,12 +255,16 @@ class Loop : public StepContext {
                         path + " is not a checkpoint of a training run (format \"" + format + "\", expected \"" +
                             kCheckpointFormat + "\")");
     const nlohmann::json saved = json_value<nlohmann::json>(state, "run", path);
+    ENGRAM_CHECK(saved.is_object(), IOError, kOp, path + ": \"run\" must be an object, got " + saved.dump());
     const nlohmann::json now = run_identity(c_, strategy_);
+    nlohmann::json keys = now;
+    keys.update(saved);  // a key either side lacks differs too
     std::string differences;
-    for (auto it = now.begin(); it != now.end(); ++it)
-      if (!saved.contains(it.key()) || saved[it.key()] != it.value())
-        differences += (differences.empty() ? "" : "; ") + it.key() + " " +
-                       saved.value(it.key(), nlohmann::json()).dump() + ", this run has " + it.value().dump();
+    for (auto it = keys.begin(); it != keys.end(); ++it) {
+      const nlohmann::json before = saved.value(it.key(), nlohmann::json()), after = now.value(it.key(), nlohmann::json());
+      if (before != after)
+        differences += (differences.empty() ? "" : "; ") + it.key() + " " + before.dump() + ", this run has " + after.dump();
+    }
     ENGRAM_CONFIG_CHECK(differences.empty(), kOp, "resume", path + " was written by a run with " + differences);
     const nlohmann::json generator = json_value<nlohmann::json>(state, "generator", path);
     default_generator().set_state(json_value<uint64_t>(generator, "seed", path),

@@ -31,11 +31,19 @@ RunData load_run_data(const TrainConfig& c, int64_t resident_epochs) {
   data::LoaderOptions options;
   options.batch_size = c.batch;
   options.seed = c.seed;
-  options.augment = c.augment ? d.spec.train_augment : d.spec.test_augment();
+  options.augment = training_augment(c, d.spec);
   options.resident_epochs = resident_epochs;
   d.train_loader = std::make_unique<data::Loader>(d.train, options);
   d.test_loader = std::make_unique<data::Loader>(data::Loader::evaluation(d.test, c.eval_batch, d.spec.test_augment()));
   return d;
+}
+
+data::AugmentSpec training_augment(const TrainConfig& c, const data::DatasetSpec& spec) {
+  if (!c.augment) return spec.test_augment();
+  data::AugmentSpec augment = spec.train_augment;
+  if (c.crop_padding >= 0) augment.crop_padding = c.crop_padding;
+  augment.rotation_degrees = c.rotation_degrees;
+  return augment;
 }
 
 }  // namespace engram::train

@@ -26,4 +26,8 @@ struct RunData {
 // a missing or corrupt dataset.
 RunData load_run_data(const TrainConfig& config, int64_t resident_epochs);
 
+// The training batches' augmentation: the dataset's, with the configured
+// crop padding and rotation; without `augment`, normalisation only.
+data::AugmentSpec training_augment(const TrainConfig& config, const data::DatasetSpec& spec);
+
 }  // namespace engram::train

@@ -5,6 +5,7 @@
 // the same metrics and weights, bitwise.
 #include <catch2/catch.hpp>
 #include <regex>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "tests/support/programs.h"
@@ -103,6 +104,7 @@ TEST_CASE("the docs list exactly the flags the programs accept", "[programs][doc
   CHECK(doc_flags("cli.md", "## Flags") == train);
   std::set<std::string> kd = help_flags("spaced_kd");
   CHECK(doc_flags("cli.md", "## Flags of `spaced_kd`") == kd);
+  CHECK(doc_flags("cli.md", "## `sharpness`") == help_flags("sharpness"));
   CHECK(train.count("--lr") == 1);  // the parsers above found something
 
   // The model list of --model's row is the zoo's, as the error for an unknown name lists it.
@@ -135,5 +137,42 @@ TEST_CASE("train and spaced_kd --modes baseline are one loop: the same metrics a
   std::smatch m;
   REQUIRE(std::regex_search(cli, m, std::regex(R"(\| `metrics.csv` \| `([a-z_,]+)`)")));
   CHECK(m[1].str() == first_line(a));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("sharpness measures a checkpoint; spaced_kd --sharpness adds its columns and keeps the figures",
+          "[programs][sharpness]") {
+  const std::string dir = program_dir("sharpness");
+  const std::string common = " --subset 128 --test-subset 100 --eval-batch 100 --epochs 1 --batch 32 --device cpu";
+  REQUIRE(run_program("train", "--model resnet8 --out " + dir + "/train" + common).status == 0);
+  Ran ran = run_program("sharpness", "--checkpoint " + dir + "/train/last.safetensors --samples 64 --batch 32 "
+                                     "--probes 3 --iterations 4 --json " + dir + "/s.json");
+  INFO(ran.err);
+  REQUIRE(ran.status == 0);
+  CHECK_THAT(ran.out, Contains("the student resnet8 of a baseline run after 1 epochs on fashion-mnist") &&
+                          Contains("Hessian trace") && Contains("lambda_max"));
+  const nlohmann::json s = nlohmann::json::parse(read_file(dir + "/s.json"));
+  CHECK(s["samples"] == 64);
+  CHECK(s["probes"] == 3);
+  CHECK(s["iterations"] <= 4);
+  CHECK(s["lambda_max"].get<double>() > 0);  // the CE's Hessian is positive semi-definite away from kinks
+  CHECK(s["trace"].get<double>() > 0);
+
+  Ran missing = run_program("sharpness", "--checkpoint " + dir + "/none.safetensors");
+  CHECK(missing.status == 1);
+  CHECK_THAT(missing.err, Contains(dir + "/none.safetensors"));
+  Ran role = run_program("sharpness", "--checkpoint " + dir + "/train/last.safetensors --model teacher");
+  CHECK(role.status == 1);
+  CHECK_THAT(role.err, Contains("teacher"));
+
+  Ran kd = run_program("spaced_kd", "--modes baseline --seeds 1 --student resnet8 --sharpness 64 --sharpness-probes 2 "
+                                    "--out " + dir + "/kd" + common);
+  INFO(kd.err);
+  REQUIRE(kd.status == 0);
+  CHECK_THAT(read_file(dir + "/kd/table.md"), Contains("Hessian trace | λ_max |"));
+  const nlohmann::json result = nlohmann::json::parse(read_file(dir + "/kd/baseline/seed0/result.json"));
+  REQUIRE(result.contains("sharpness"));
+  CHECK(result["sharpness"]["probes"] == 2);
+  CHECK(nlohmann::json::parse(read_file(dir + "/kd/table.json"))["sharpness_samples"] == 64);
   std::filesystem::remove_all(dir);
 }
