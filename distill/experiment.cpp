@@ -136,8 +136,25 @@ std::vector<Comparison> comparisons(const std::vector<TableRow>& table) {
   return out;
 }
 
-
-
+std::string spacing_sweep_svg(const std::vector<TableRow>& table, const std::string& title) {
+  for (Mode spaced : {Mode::spaced, Mode::spaced_self}) {
+    std::vector<train::SweepPoint> points;
+    for (const TableRow& t : table)
+      if (t.row.mode == spaced)
+        points.push_back({t.row.s, t.student_last.mean, t.student_last.mean - t.student_last.std,
+                          t.student_last.mean + t.student_last.std});
+    if (points.size() < 2) continue;
+    std::vector<train::Band> bands;
+    for (Mode reference : {Mode::baseline, spaced == Mode::spaced ? Mode::online : Mode::self})
+      for (const TableRow& t : table)
+        if (t.row.mode == reference)
+          bands.push_back({mode_name(reference), train::plot_color(bands.size()), t.student_last.mean,
+                           t.student_last.mean - t.student_last.std, t.student_last.mean + t.student_last.std});
+    return train::sweep_svg(title, "space interval s (epochs)", "student's last test accuracy (%), mean ± std",
+                            mode_name(spaced), points, bands);
+  }
+  return "";
+}
 
 nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path);

@@ -59,6 +59,11 @@ struct Comparison {
 // and online against the baseline: whichever rows the run has.
 std::vector<Comparison> comparisons(const std::vector<TableRow>& table);
 
+// The final accuracy of a sweep of s, with error bars (± std over seeds),
+// and the baseline and the unspaced mode as bands: the SVG of the first
+// spaced mode with two or more rows, empty when there is none.
+std::string spacing_sweep_svg(const std::vector<TableRow>& table, const std::string& title);
+
 // The table and the differences in Markdown; the footer names the
 // configuration (`base`), the device and the sharpness measurement.
 std::string table_markdown(const std::vector<TableRow>& rows, const std::vector<Comparison>& differences,

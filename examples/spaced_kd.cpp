@@ -9,6 +9,7 @@
 // SVG of the mean test-accuracy curves. Output (default runs/spaced_kd/):
 //   <mode>[-s<s>]/seed<k>/last.safetensors, result.json    one run
 //   table.csv, table.json, table.md, curves.svg           the comparison
+//   sweep.svg                                             with several s: accuracy against s
 // With --resume, finished runs are read back from result.json and an
 // interrupted run continues from its last epoch's checkpoint.
 //
@@ -207,7 +208,12 @@ int main(int argc, char** argv) {
                              train::curves_svg("student test accuracy, mean over " + std::to_string(seeds) +
                                                    " seeds (" + config.student_model + " on " + config.train.dataset + ")",
                                                "test accuracy (%)", curves, 100.0, 100.0));
-    std::printf("spaced_kd: wrote %s/table.{csv,json,md} and curves.svg\n", out_dir.c_str());
+    const std::string sweep = spacing_sweep_svg(table, "final test accuracy against the space interval (" +
+                                                           config.student_model + " on " + config.train.dataset +
+                                                           ", " + std::to_string(seeds) + " seeds)");
+    if (!sweep.empty()) train::write_file_atomic(out_dir + "/sweep.svg", sweep);
+    std::printf("spaced_kd: wrote %s/table.{csv,json,md}, curves.svg%s\n", out_dir.c_str(),
+                sweep.empty() ? "" : " and sweep.svg");
   } catch (const Interrupted&) {
     std::fprintf(stderr, "spaced_kd: interrupted; to continue, run the same command with --resume\n");
     return 130;  // as a shell reports a process ended by SIGINT

@@ -124,109 +124,7 @@ nlohmann::ordered_json metrics_json(const std::vector<EpochMetrics>& history) {
   return out;
 }
 
-std::vector<double> nice_ticks(double low, double high, int target) {
-  if (!std::isfinite(low) || !std::isfinite(high)) low = 0, high = 1;
-  if (high <= low) high = low + 1;
-  double raw = (high - low) / std::max(target, 1);
-  double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-  double normalised = raw / magnitude;
-  double step = (normalised < 1.5 ? 1 : normalised < 3 ? 2 : normalised < 7 ? 5 : 10) * magnitude;
-  // Ticks cover [low, high]: the axis runs from the first tick to the last.
-  int64_t first = static_cast<int64_t>(std::floor(low / step + 1e-9));
-  int64_t last = static_cast<int64_t>(std::ceil(high / step - 1e-9));
-  std::vector<double> ticks;
-  for (int64_t i = first; i <= last; ++i) ticks.push_back(i * step == 0 ? 0.0 : i * step);
-  return ticks;
-}
-
 namespace {
-
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '&')
-      out += "&amp;";
-    else if (c == '<')
-      out += "&lt;";
-    else if (c == '>')
-      out += "&gt;";
-    else if (c == '"')
-      out += "&quot;";
-    else
-      out += c;
-  }
-  return out;
-}
-
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.4g", v);
-  return buf;
-}
-
-// One panel of a plot: a frame at (left, top) of size (width, height) in
-// pixels, epochs on x. The y axis always includes [y_floor, y_ceiling] (0 for
-// losses, 100 % for accuracies); non-finite points are left out.
-void draw_panel(std::ostringstream& svg, const std::vector<Curve>& curves, double left, double top, double width,
-                double height, const std::string& y_label, double y_floor, double y_ceiling) {
-  double lo = y_floor, hi = y_ceiling;
-  double first_epoch = 1.0, last_epoch = 1.0;
-  bool any = false;
-  for (const Curve& c : curves)
-    for (size_t i = 0; i < c.epochs.size(); ++i) {
-      first_epoch = any ? std::min(first_epoch, c.epochs[i]) : c.epochs[i];
-      last_epoch = any ? std::max(last_epoch, c.epochs[i]) : c.epochs[i];
-      any = true;
-      if (!std::isfinite(c.values[i])) continue;
-      lo = std::min(lo, c.values[i]);
-      hi = std::max(hi, c.values[i]);
-    }
-  std::vector<double> y_ticks = nice_ticks(lo, hi);
-  double y_min = y_ticks.front(), y_max = y_ticks.back();
-  if (last_epoch <= first_epoch) last_epoch = first_epoch + 1;
-  auto x_of = [&](double epoch) { return left + (epoch - first_epoch) / (last_epoch - first_epoch) * width; };
-  auto y_of = [&](double v) { return top + height - (v - y_min) / (y_max - y_min) * height; };
-
-  svg << "<rect x='" << left << "' y='" << top << "' width='" << width << "' height='" << height
-      << "' fill='none' stroke='#444'/>\n";
-  for (double t : y_ticks) {
-    double y = y_of(t);
-    svg << "<line x1='" << left << "' y1='" << y << "' x2='" << left + width << "' y2='" << y
-        << "' stroke='#ddd'/><line x1='" << left - 5 << "' y1='" << y << "' x2='" << left << "' y2='" << y
-        << "' stroke='#444'/><text x='" << left - 8 << "' y='" << y + 4 << "' text-anchor='end'>" << number(t)
-        << "</text>\n";
-  }
-  for (double t : nice_ticks(first_epoch, last_epoch, 8)) {
-    if (t < first_epoch || t > last_epoch || t != std::floor(t)) continue;  // whole epochs inside the axis only
-    double x = x_of(t);
-    svg << "<line x1='" << x << "' y1='" << top + height << "' x2='" << x << "' y2='" << top + height + 5
-        << "' stroke='#444'/><text x='" << x << "' y='" << top + height + 20 << "' text-anchor='middle'>" << number(t)
-        << "</text>\n";
-  }
-  svg << "<text x='" << left + width / 2 << "' y='" << top + height + 40 << "' text-anchor='middle'>epoch</text>\n";
-  svg << "<text transform='translate(" << left - 45 << "," << top + height / 2 << ") rotate(-90)' text-anchor='middle'>"
-      << xml_escape(y_label) << "</text>\n";
-
-  for (size_t k = 0; k < curves.size(); ++k) {
-    const Curve& c = curves[k];
-    std::string points;
-    for (size_t i = 0; i < c.epochs.size(); ++i) {
-      if (!std::isfinite(c.values[i])) continue;
-      double x = x_of(c.epochs[i]), y = y_of(c.values[i]);
-      points += number(x) + "," + number(y) + " ";
-      svg << "<circle cx='" << x << "' cy='" << y << "' r='2.5' fill='" << c.color << "'/>\n";
-    }
-    svg << "<polyline fill='none' stroke='" << c.color << "' stroke-width='2' points='" << points << "'/>\n";
-    // The legend sits in rows above the frame, where no curve can hide it.
-    const size_t per_row = std::max<size_t>(1, static_cast<size_t>(width / 150));
-    const size_t rows = (curves.size() + per_row - 1) / per_row;
-    double legend_x = left + 150 * static_cast<double>(k % per_row);
-    double legend_y = top - 8 - 16 * static_cast<double>(rows - 1 - k / per_row);
-    svg << "<line x1='" << legend_x << "' y1='" << legend_y - 4 << "' x2='" << legend_x + 20 << "' y2='" << legend_y - 4
-        << "' stroke='" << c.color << "' stroke-width='2'/><text x='" << legend_x + 26 << "' y='" << legend_y << "'>"
-        << xml_escape(c.name) << "</text>\n";
-  }
-}
 
 Curve curve_of(const std::vector<EpochMetrics>& history, const std::string& name, const std::string& color,
                double (*value)(const EpochMetrics&)) {
@@ -240,21 +138,15 @@ Curve curve_of(const std::vector<EpochMetrics>& history, const std::string& name
 
 }  // namespace
 
-std::string plot_color(size_t k) {
-  static const char* const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                                        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-  return palette[k % 10];
-}
-
 std::string metrics_svg(const std::vector<EpochMetrics>& history, const std::string& title) {
   const double panel_width = 400, panel_height = 300, top = 60;
   std::ostringstream svg;
   svg << "<svg xmlns='http://www.w3.org/2000/svg' width='960' height='420' font-family='sans-serif' "
          "font-size='12'>\n<rect width='960' height='420' fill='white'/>\n<text x='480' y='24' "
          "text-anchor='middle' font-size='16'>"
-      << xml_escape(title) << "</text>\n";
+      << svg_escape(title) << "</text>\n";
   const std::string blue = plot_color(0), orange = plot_color(1);
-  draw_panel(svg,
+  draw_curves(svg,
              {curve_of(history, "train loss", blue, [](const EpochMetrics& m) { return m.student.train_loss; }),
               curve_of(history, "test loss", orange, [](const EpochMetrics& m) { return m.student.test_loss; })},
              70, top, panel_width, panel_height, "loss", 0.0, 0.0);
@@ -265,22 +157,7 @@ std::string metrics_svg(const std::vector<EpochMetrics>& history, const std::str
                   [](const EpochMetrics& m) { return !std::isnan(m.student.test_accuracy_bn_recal); }))
     accuracy.push_back(curve_of(history, "test, BN recal", plot_color(2),
                                 [](const EpochMetrics& m) { return m.student.test_accuracy_bn_recal; }));
-  draw_panel(svg, accuracy, 550, top, panel_width, panel_height, "accuracy (%)", 100.0, 100.0);
-  svg << "</svg>\n";
-  return svg.str();
-}
-
-std::string curves_svg(const std::string& title, const std::string& y_label, const std::vector<Curve>& curves,
-                       double y_floor, double y_ceiling) {
-  const double width = 960, panel_width = 820, panel_height = 360;
-  const size_t legend_rows = (curves.size() + 4) / 5;  // 820 px hold five legend entries a row
-  const double top = 50 + 16 * static_cast<double>(legend_rows), height = top + panel_height + 60;
-  std::ostringstream svg;
-  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
-      << "' font-family='sans-serif' font-size='12'>\n<rect width='" << width << "' height='" << height
-      << "' fill='white'/>\n<text x='" << width / 2 << "' y='24' text-anchor='middle' font-size='16'>"
-      << xml_escape(title) << "</text>\n";
-  draw_panel(svg, curves, 90, top, panel_width, panel_height, y_label, y_floor, y_ceiling);
+  draw_curves(svg, accuracy, 550, top, panel_width, panel_height, "accuracy (%)", 100.0, 100.0);
   svg << "</svg>\n";
   return svg.str();
 }

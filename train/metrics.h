@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "train/plot.h"
+
 namespace engram::train {
 
 // One model's figures for one epoch; NaN where nothing was measured (no
@@ -44,18 +46,6 @@ nlohmann::ordered_json metrics_json(const std::vector<EpochMetrics>& history);
 // (train, test), each with axes, ticks, labels and a legend.
 std::string metrics_svg(const std::vector<EpochMetrics>& history, const std::string& title);
 
-// A curve of a plot: one value per epoch (non-finite values are left out).
-struct Curve {
-  std::string name, color;
-  std::vector<double> epochs, values;
-};
-// The k-th colour of a ten-colour palette (cycling).
-std::string plot_color(size_t k);
-// A self-contained SVG with one panel: the curves over epochs, a legend above
-// it; the y axis includes [y_floor, y_ceiling].
-std::string curves_svg(const std::string& title, const std::string& y_label, const std::vector<Curve>& curves,
-                       double y_floor, double y_ceiling);
-
 // Writes metrics.csv, metrics.json and metrics.svg into `dir` (created if
 // missing), each atomically (temp file + rename). Throws IOError naming the file.
 void write_metrics_files(const std::string& dir, const std::vector<EpochMetrics>& history, const std::string& title);
@@ -66,8 +56,5 @@ void prepare_output_folder(const std::string& dir, const std::string& op);
 
 // Writes `contents` to `path` through a temp file in the same folder and a rename.
 void write_file_atomic(const std::string& path, const std::string& contents);
-
-// Tick positions for an axis over [low, high]: about `target` multiples of 1, 2 or 5 x 10^k.
-std::vector<double> nice_ticks(double low, double high, int target = 5);
 
 }  // namespace engram::train
