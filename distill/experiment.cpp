@@ -1,5 +1,6 @@
 #include "distill/experiment.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -32,6 +33,7 @@ nlohmann::json json_of(const MeanStd& v) {
 using Figure = double (*)(const EpochMetrics&);
 double student_accuracy(const EpochMetrics& m) { return m.student.test_accuracy; }
 double student_accuracy_recal(const EpochMetrics& m) { return m.student.test_accuracy_bn_recal; }
+double student_accuracy_ensemble(const EpochMetrics& m) { return m.student.test_accuracy_ensemble; }
 double teacher_accuracy(const EpochMetrics& m) { return m.teacher.test_accuracy; }
 
 double best_of(const std::vector<EpochMetrics>& h, Figure figure) {
@@ -80,13 +82,15 @@ std::string Row::name() const {
 }
 
 TableRow summarise(const Row& row, const std::vector<RunRecord>& runs) {
-  TableRow t{row, {}, {}, {}, {}, {}, {}, {}, {}, 0, static_cast<int64_t>(runs.size()), 0, {}, {}, {}};
-  std::vector<double> sb, sl, tb, tl, sbr, slr, trace, lambda_max;
+  TableRow t{row, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, static_cast<int64_t>(runs.size()), 0, {}, {}, {}};
+  std::vector<double> sb, sl, tb, tl, sbr, slr, sbe, sle, trace, lambda_max;
   for (const RunRecord& r : runs) {
     sb.push_back(best_of(r.history, student_accuracy));
     sl.push_back(student_accuracy(r.history.back()));
     sbr.push_back(best_of(r.history, student_accuracy_recal));
     slr.push_back(student_accuracy_recal(r.history.back()));
+    sbe.push_back(best_of(r.history, student_accuracy_ensemble));
+    sle.push_back(student_accuracy_ensemble(r.history.back()));
     tb.push_back(best_of(r.history, teacher_accuracy));
     tl.push_back(teacher_accuracy(r.history.back()));
     t.seconds_per_run += r.seconds / static_cast<double>(runs.size());
@@ -102,6 +106,8 @@ TableRow summarise(const Row& row, const std::vector<RunRecord>& runs) {
   t.teacher_last = mean_std(tl);
   t.student_best_recal = mean_std(sbr);
   t.student_last_recal = mean_std(slr);
+  t.student_best_ensemble = mean_std(sbe);
+  t.student_last_ensemble = mean_std(sle);
   t.last = sl;
   t.last_recal = slr;
   for (size_t e = 0; e < runs.front().history.size(); ++e) {
@@ -188,17 +194,25 @@ RunRecord run_record_from_json(const nlohmann::json& j, const std::string& path)
 std::string table_markdown(const std::vector<TableRow>& rows, const std::vector<Comparison>& differences,
                            const KdRunConfig& base, const std::string& device, const SharpnessRequest& sharpness) {
   const bool with_sharpness = sharpness.samples > 0;
+  const bool with_ensemble = std::any_of(rows.begin(), rows.end(), [](const TableRow& t) {
+    return !std::isnan(t.student_last_ensemble.mean);
+  });
   std::ostringstream md;
   md << "| mode | s | student best (%) | student last (%) | student best, BN recal (%) | student last, BN recal (%) "
-        "| teacher best (%) | teacher last (%) |"
-     << (with_sharpness ? " Hessian trace | λ_max |" : "") << " seeds | s / run |\n"
-     << "|---|---|---|---|---|---|---|---|" << (with_sharpness ? "---|---|" : "") << "---|---|\n";
+        "|"
+     << (with_ensemble ? " student best, ensemble (%) | student last, ensemble (%) |" : "")
+     << " teacher best (%) | teacher last (%) |" << (with_sharpness ? " Hessian trace | λ_max |" : "")
+     << " seeds | s / run |\n"
+     << "|---|---|---|---|---|---|" << (with_ensemble ? "---|---|" : "") << "---|---|"
+     << (with_sharpness ? "---|---|" : "") << "---|---|\n";
   for (const TableRow& t : rows) {
     char seconds[32];
     std::snprintf(seconds, sizeof(seconds), "%.0f", t.seconds_per_run);
     md << "| " << mode_name(t.row.mode) << " | " << (is_spaced(t.row.mode) ? std::to_string(t.row.s).substr(0, 4) : "-")
        << " | " << fmt(t.student_best) << " | " << fmt(t.student_last) << " | " << fmt(t.student_best_recal) << " | "
-       << fmt(t.student_last_recal) << " | " << fmt(t.teacher_best) << " | " << fmt(t.teacher_last) << " | ";
+       << fmt(t.student_last_recal) << " | ";
+    if (with_ensemble) md << fmt(t.student_best_ensemble) << " | " << fmt(t.student_last_ensemble) << " | ";
+    md << fmt(t.teacher_best) << " | " << fmt(t.teacher_last) << " | ";
     if (with_sharpness) md << fmt(t.trace) << " | " << fmt(t.lambda_max) << " | ";
     md << t.seeds << " | " << seconds << " |\n";
   }
@@ -208,6 +222,9 @@ std::string table_markdown(const std::vector<TableRow>& rows, const std::vector<
     md << " BN recal: the same weights evaluated after recomputing every BatchNorm layer's running statistics "
           "on "
        << base.train.bn_recalibrate << " training batches (docs/results.md).";
+  if (with_ensemble)
+    md << " Ensemble: the self modes' prediction from the mean of all exits' logits, as BYOT and the reference "
+          "report it; the student columns are the deepest exit's.";
   if (with_sharpness)
     md << " Sharpness: the Hessian of the final student's mean cross-entropy on the first " << sharpness.samples
        << " training images, in eval mode; trace by Hutchinson (" << sharpness.options.probes
@@ -221,6 +238,7 @@ std::string table_csv(const std::vector<TableRow>& rows) {
   std::ostringstream csv;
   csv << "mode,s,seeds,student_best_mean,student_best_std,student_last_mean,student_last_std,"
          "student_best_bn_recal_mean,student_best_bn_recal_std,student_last_bn_recal_mean,student_last_bn_recal_std,"
+         "student_best_ensemble_mean,student_best_ensemble_std,student_last_ensemble_mean,student_last_ensemble_std,"
          "teacher_best_mean,teacher_best_std,teacher_last_mean,teacher_last_std,trace_mean,trace_std,"
          "lambda_max_mean,lambda_max_std,seconds_per_run,host_reads_per_epoch\n";
   auto num = [](double v) { return std::isnan(v) ? std::string() : std::to_string(v); };
@@ -228,7 +246,9 @@ std::string table_csv(const std::vector<TableRow>& rows) {
     csv << mode_name(t.row.mode) << "," << t.row.s << "," << t.seeds << "," << num(t.student_best.mean) << ","
         << num(t.student_best.std) << "," << num(t.student_last.mean) << "," << num(t.student_last.std) << ","
         << num(t.student_best_recal.mean) << "," << num(t.student_best_recal.std) << ","
-        << num(t.student_last_recal.mean) << "," << num(t.student_last_recal.std) << "," << num(t.teacher_best.mean)
+        << num(t.student_last_recal.mean) << "," << num(t.student_last_recal.std) << ","
+        << num(t.student_best_ensemble.mean) << "," << num(t.student_best_ensemble.std) << ","
+        << num(t.student_last_ensemble.mean) << "," << num(t.student_last_ensemble.std) << "," << num(t.teacher_best.mean)
         << "," << num(t.teacher_best.std) << "," << num(t.teacher_last.mean) << "," << num(t.teacher_last.std) << ","
         << num(t.trace.mean) << "," << num(t.trace.std) << "," << num(t.lambda_max.mean) << ","
         << num(t.lambda_max.std) << "," << t.seconds_per_run << "," << t.host_reads_per_epoch << "\n";
@@ -247,6 +267,8 @@ nlohmann::ordered_json table_json(const std::vector<TableRow>& rows, const std::
                          {"student_last", json_of(t.student_last)},
                          {"student_best_bn_recal", json_of(t.student_best_recal)},
                          {"student_last_bn_recal", json_of(t.student_last_recal)},
+                         {"student_best_ensemble", json_of(t.student_best_ensemble)},
+                         {"student_last_ensemble", json_of(t.student_last_ensemble)},
                          {"teacher_best", json_of(t.teacher_best)},
                          {"teacher_last", json_of(t.teacher_last)},
                          {"hessian_trace", json_of(t.trace)},

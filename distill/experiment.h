@@ -41,6 +41,7 @@ struct TableRow {
   Row row;
   train::MeanStd student_best, student_last, teacher_best, teacher_last;
   train::MeanStd student_best_recal, student_last_recal;  // after BN recalibration (--bn-recalibrate)
+  train::MeanStd student_best_ensemble, student_last_ensemble;  // self modes: all exits' mean logits
   train::MeanStd trace, lambda_max;                         // the final student's sharpness (--sharpness)
   double seconds_per_run = 0;
   int64_t seeds = 0, host_reads_per_epoch = 0;

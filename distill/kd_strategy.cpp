@@ -191,7 +191,14 @@ void SelfKdStrategy::shallow_exits_step(const BatchRef& ref, train::StepContext&
 }
 
 std::vector<train::Evaluated> SelfKdStrategy::evaluated() {
-  return {{Role::student, model_.get(), [this](const Tensor& x) { return model_->forward(x).back().logits; }}};
+  auto mean_of_exits = [this](const Tensor& x) {
+    const std::vector<nn::ModelOutput> exits = model_->forward(x);
+    Tensor sum = exits.front().logits;
+    for (size_t e = 1; e < exits.size(); ++e) sum = add(sum, exits[e].logits);
+    return scale(sum, 1.0 / static_cast<double>(exits.size()));
+  };
+  return {{Role::student, model_.get(), [this](const Tensor& x) { return model_->forward(x).back().logits; },
+           mean_of_exits}};
 }
 
 train::CheckpointParts SelfKdStrategy::checkpoint_parts() {

@@ -23,6 +23,7 @@ void put_model(Json& j, const std::string& prefix, const ModelMetrics& m) {
   j[prefix + "test_loss"] = number_or_null(m.test_loss);
   j[prefix + "test_acc"] = number_or_null(m.test_accuracy);
   j[prefix + "test_acc_bn_recal"] = number_or_null(m.test_accuracy_bn_recal);
+  if (!std::isnan(m.test_accuracy_ensemble)) j[prefix + "test_acc_ensemble"] = m.test_accuracy_ensemble;
   j[prefix + "steps"] = m.steps;
 }
 
@@ -52,6 +53,7 @@ ModelMetrics model_from_json(const nlohmann::json& j, const std::string& prefix)
   m.test_loss = number_at(j, prefix + "test_loss");
   m.test_accuracy = number_at(j, prefix + "test_acc");
   m.test_accuracy_bn_recal = number_at(j, prefix + "test_acc_bn_recal");
+  if (j.contains(prefix + "test_acc_ensemble")) m.test_accuracy_ensemble = number_at(j, prefix + "test_acc_ensemble");
   m.steps = static_cast<int64_t>(number_at(j, prefix + "steps"));
   return m;
 }
@@ -71,6 +73,12 @@ std::string csv_model(const ModelMetrics& m) {
 bool any_teacher(const std::vector<EpochMetrics>& history) {
   for (const EpochMetrics& m : history)
     if (m.has_teacher()) return true;
+  return false;
+}
+
+bool any_ensemble(const std::vector<EpochMetrics>& history) {
+  for (const EpochMetrics& m : history)
+    if (!std::isnan(m.student.test_accuracy_ensemble)) return true;
   return false;
 }
 
@@ -98,12 +106,14 @@ const EpochMetrics& best_epoch(const std::vector<EpochMetrics>& history) {
 }
 
 std::string metrics_csv(const std::vector<EpochMetrics>& history) {
-  const bool teacher = any_teacher(history);
+  const bool teacher = any_teacher(history), ensemble = any_ensemble(history);
   std::string csv = "epoch,train_loss,train_acc,test_loss,test_acc,test_acc_bn_recal,";
+  if (ensemble) csv += "test_acc_ensemble,";
   if (teacher) csv += "teacher_train_loss,teacher_train_acc,teacher_test_loss,teacher_test_acc,teacher_test_acc_bn_recal,";
   csv += "lr,seconds\n";
   for (const EpochMetrics& m : history) {
     csv += std::to_string(m.epoch) + "," + csv_model(m.student) + ",";
+    if (ensemble) csv += csv_number(m.student.test_accuracy_ensemble, "%.4f") + ",";
     if (teacher) csv += csv_model(m.teacher) + ",";
     csv += csv_number(m.lr, "%.6g") + "," + csv_number(m.seconds, "%.3f") + "\n";
   }

@@ -18,6 +18,7 @@ struct ModelMetrics {
   double train_loss = NAN, train_accuracy = NAN;  // means over the epoch's steps
   double test_loss = NAN, test_accuracy = NAN;
   double test_accuracy_bn_recal = NAN;  // after BN recalibration (bn_recalibrate > 0)
+  double test_accuracy_ensemble = NAN;  // multi-exit models: the prediction of all exits' mean logits
   int64_t steps = 0;                    // steps this model took in the epoch
 };
 

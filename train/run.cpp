@@ -195,6 +195,10 @@ class Loop : public StepContext {
       model.test_loss = result.loss;
       model.test_accuracy = result.accuracy;
       reads += 2;
+      if (e.ensemble_logits) {  // a second pass: evaluate() scores one prediction per image
+        model.test_accuracy_ensemble = evaluate(*e.model, *data_.test_loader, e.ensemble_logits).accuracy;
+        reads += 2;
+      }
       if (c_.bn_recalibrate > 0) {
         BatchNormState saved(*e.model);
         bn_recalibrate(

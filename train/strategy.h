@@ -35,6 +35,8 @@ struct Evaluated {
   Role role;
   nn::Module* model;
   std::function<Tensor(const Tensor& images)> logits;
+  // Multi-exit models: the mean of all exits' logits (BYOT's ensemble); empty otherwise.
+  std::function<Tensor(const Tensor& images)> ensemble_logits = {};
 };
 
 // What the loop offers a strategy during a step.

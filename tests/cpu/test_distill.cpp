@@ -301,6 +301,13 @@ TEST_CASE("self KD and spaced self KD train the multi-exit network", "[distill][
   CHECK(spaced.student_step_losses.size() == 4);  // the shallow exits' distillation
   for (float v : spaced.student_step_losses) CHECK(std::isfinite(v));
   CHECK(std::isnan(spaced.history[0].teacher.test_accuracy));
+  // The exits' ensemble is scored next to the deepest exit; a single-exit model has none.
+  for (const train::RunResult* r : {&online, &spaced}) {
+    const double ensemble = r->history[0].student.test_accuracy_ensemble;
+    CHECK(ensemble >= 0);
+    CHECK(ensemble <= 100);
+  }
+  CHECK(std::isnan(run_kd(small_run(Mode::baseline, 0.0, 1), quiet()).history[0].student.test_accuracy_ensemble));
 }
 
 TEST_CASE("bad configurations are named", "[distill][errors]") {

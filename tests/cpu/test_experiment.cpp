@@ -93,6 +93,25 @@ TEST_CASE("the paired differences: spaced - online, spaced - baseline, online - 
   CHECK(json["differences"][2]["last"]["mean"].get<double>() == Approx(-1));
 }
 
+TEST_CASE("the self modes' ensemble accuracy gets its columns, and only then", "[experiment]") {
+  SharpnessRequest no_sharpness;
+  no_sharpness.samples = 0;
+  std::vector<TableRow> table = sample_table();
+  CHECK(table_markdown(table, {}, KdRunConfig{}, "cpu", no_sharpness).find("ensemble") == std::string::npos);
+  RunRecord self = run(80, 80);
+  self.history.back().student.test_accuracy_ensemble = 82.5;
+  table.push_back(summarise({Mode::self, 0}, {self}));
+  CHECK(table.back().student_last_ensemble.mean == 82.5);
+  const std::string md = table_markdown(table, {}, KdRunConfig{}, "cpu", no_sharpness);
+  CHECK_THAT(md, Contains("student last, ensemble (%) |") && Contains("| 82.50 ± 0.00 |"));
+  // Every data row has as many cells as the header.
+  std::istringstream lines(md);
+  std::string header, line;
+  std::getline(lines, header);
+  for (int row = 0; row < 5 && std::getline(lines, line); ++row) CHECK(count(line, "|") == count(header, "|"));
+  CHECK(table_json(table, {}, KdRunConfig{}, "cpu", no_sharpness)["rows"][3]["student_last_ensemble"]["mean"] == 82.5);
+}
+
 TEST_CASE("a run's record round-trips through result.json, sharpness included", "[experiment]") {
   RunRecord r = run(90, 91, 93);
   r.host_reads_per_epoch = 4;

@@ -223,6 +223,14 @@ TEST_CASE("metrics files: CSV rows, JSON summary, SVG curves", "[train][metrics]
   CHECK(metrics_csv(recalibrated).find("\n1,0.900000,70.0000,0.800000,72.5000,75.2500,0.1,10.000\n") !=
         std::string::npos);
   CHECK(epoch_metrics_from_json(metrics_json(recalibrated)["epochs"][0]).student.test_accuracy_bn_recal == 75.25);
+  // A multi-exit model's ensemble accuracy gets its column, and only then.
+  std::vector<EpochMetrics> ensemble = history;
+  ensemble[0].student.test_accuracy_ensemble = 74.5;
+  CHECK(metrics_csv(ensemble).find("test_acc_bn_recal,test_acc_ensemble,lr") != std::string::npos);
+  CHECK(metrics_csv(ensemble).find("\n1,0.900000,70.0000,0.800000,72.5000,,74.5000,0.1,10.000\n") != std::string::npos);
+  CHECK(epoch_metrics_from_json(metrics_json(ensemble)["epochs"][0]).student.test_accuracy_ensemble == 74.5);
+  CHECK(std::isnan(epoch_metrics_from_json(metrics_json(ensemble)["epochs"][1]).student.test_accuracy_ensemble));
+  CHECK(!metrics_json(history)["epochs"][0].contains("test_acc_ensemble"));
   CHECK(std::isnan(epoch_metrics_from_json(metrics_json(recalibrated)["epochs"][1]).student.test_accuracy_bn_recal));
   nlohmann::ordered_json json = metrics_json(history);
   CHECK(json["best_epoch"] == 2);
