@@ -31,12 +31,13 @@ Tensor kl_div_with_temperature(const Tensor& student_logits, const Tensor& teach
                                Reduction reduction = Reduction::mean);
 
 // The Spaced-KD reference code's KD term, reproduced for comparison. It calls
-// KLDivLoss(reduction='batchmean')(input = softmax(s/T), target = softmax(t/T))
-// * T^2, but KLDivLoss expects log-probabilities as input, so it computes
-//   T^2 / N * sum_ij q_ij (log q_ij - r_ij)           (r itself, not log r)
-// instead of the KL divergence. Per row that is T^2 (-H(q) - sum_j q_j r_j),
-// always negative; its gradient with respect to s_j is
-// -T * r_j (q_j - sum_k q_k r_k) instead of the standard T * (r_j - q_j). Differentiable like kl_div_with_temperature.
+// KLDivLoss(reduction='batchmean')(input = softmax(s/T), target = softmax(t/T)),
+// with no T^2 factor, but KLDivLoss expects log-probabilities as input, so it
+// computes
+//   1 / N * sum_ij q_ij (log q_ij - r_ij)           (r itself, not log r)
+// instead of the KL divergence. Per row that is -H(q) - sum_j q_j r_j, always
+// negative; its gradient with respect to s_j is -r_j (q_j - sum_k q_k r_k) / T
+// instead of the standard T * (r_j - q_j). Differentiable like kl_div_with_temperature.
 Tensor kl_div_reference_compat(const Tensor& student_logits, const Tensor& teacher_logits, double temperature);
 
 // mean((a - b)^2) over all elements (none -> elementwise, sum -> total); any shape.
@@ -59,7 +60,8 @@ Tensor distill_loss(const Tensor& student_logits, const Tensor& labels, const Te
 
 // What the fused softmax-loss row computes, for student logits s, teacher
 // logits t and label y of one row:
-//   ce_weight * CE_eps(s, y)  +  kd_weight * T^2 * KL_form(q || r),   q = softmax(t/T), r = softmax(s/T)
+//   ce_weight * CE_eps(s, y)  +  kd_weight * T^2 * KL(q || r),   q = softmax(t/T), r = softmax(s/T)
+// with the reference's form, kd_weight * KL_ref(q, r) without the T^2 (above).
 // The CE term is present only when labels are given, the KD term only when
 // the teacher is given.
 struct SoftmaxLossSpec {

@@ -115,7 +115,7 @@ Losses (distill/losses.cpp kd_student_loss; kernels/loss.h distill_loss)
     softmax(z_s/T)) with the mean over the batch ('batchmean'), plus
     beta ||P(f_s) - f_t||_2, one Euclidean norm over the whole batch
     (torch.dist), teacher logits and features detached. --kl reference:
-    T^2 F.kl_div(softmax(z_s/T), softmax(z_t/T), 'batchmean'), the
+    F.kl_div(softmax(z_s/T), softmax(z_t/T), 'batchmean') without T^2, the
     reference code's probabilities-as-log-probabilities term
     (kernels/loss.h kl_div_reference_compat).
 16. --mutual (online): the teacher's loss is (1 - alpha) CE(z_t, y) + alpha
@@ -326,11 +326,13 @@ def replay_interval(s, steps_per_epoch):
 # ---------------------------------------------------------------- losses
 
 def kd_term(z, z_teacher, args):
-    """T^2 KL(softmax(z_teacher/T) || softmax(z/T)), batchmean (or the reference's form)."""
+    """T^2 KL(softmax(z_teacher/T) || softmax(z/T)), batchmean, or the
+    reference's form: probabilities as the input and no T^2."""
     T = args.temperature
     q = F.softmax(z_teacher / T, 1)
-    inputs = F.log_softmax(z / T, 1) if args.kl == "standard" else F.softmax(z / T, 1)
-    return T * T * F.kl_div(inputs, q, reduction="batchmean")
+    if args.kl == "reference":
+        return F.kl_div(F.softmax(z / T, 1), q, reduction="batchmean")
+    return T * T * F.kl_div(F.log_softmax(z / T, 1), q, reduction="batchmean")
 
 
 def kd_student_loss(features, logits, labels, teacher, projector, args):

@@ -79,7 +79,9 @@ struct RowInputs {
       const double eps = spec.label_smoothing;
       loss += spec.ce_weight * ((1 - eps) * -r.log_p[labels[i]] + eps * mean_neg_log_p);
     }
-    if (teacher) loss += spec.kd_weight * spec.temperature * spec.temperature * r.kl(spec);
+    if (teacher)  // the reference's term has no T^2
+      loss += spec.kl_form == KLForm::standard ? spec.kd_weight * spec.temperature * spec.temperature * r.kl(spec)
+                                               : spec.kd_weight * r.kl(spec);
     return loss;
   }
 };
@@ -108,6 +110,8 @@ void softmax_loss_backward(const SoftmaxLossSpec& spec, const Tensor& student, c
     scalar_t* gs = grad_student.defined() ? grad_student.data<scalar_t>() : nullptr;
     scalar_t* gt = grad_teacher.defined() ? grad_teacher.data<scalar_t>() : nullptr;
     const double T = spec.temperature, eps = spec.label_smoothing;
+    // d KL / d logits carries 1/T: with the standard term's T^2 that is T.
+    const double kd_factor = spec.kl_form == KLForm::standard ? spec.kd_weight * T : spec.kd_weight / T;
 
     parallel_for(student.size(0), [&](int64_t i) {
       const Row r = in.row(i);
@@ -124,8 +128,8 @@ void softmax_loss_backward(const SoftmaxLossSpec& spec, const Tensor& student, c
         }
         if (in.teacher) {
           const double q = std::exp(r.log_q[j]), rj = std::exp(r.log_r[j]);
-          d_student += spec.kd_weight * T * (spec.kl_form == KLForm::standard ? rj - q : -rj * (q - q_dot_r));
-          d_teacher = spec.kd_weight * T * q * (r.kl_term(spec, j) - kl);
+          d_student += kd_factor * (spec.kl_form == KLForm::standard ? rj - q : -rj * (q - q_dot_r));
+          d_teacher = kd_factor * q * (r.kl_term(spec, j) - kl);
         }
         if (gs) gs[i * cols + j] = static_cast<scalar_t>(g * d_student);
         if (gt) gt[i * cols + j] = static_cast<scalar_t>(g * d_teacher);

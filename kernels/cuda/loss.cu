@@ -139,7 +139,8 @@ __global__ void softmax_loss_forward_kernel(LossParams p, const float* student, 
   if (lane != 0) return;
   float loss = 0.0f;
   if (p.labels) loss += p.ce_weight * st.ce;
-  if (t) loss += p.kd_weight * p.temperature * p.temperature * st.kl;
+  if (t)  // the reference's term has no T^2
+    loss += p.reference_compat ? p.kd_weight * st.kl : p.kd_weight * p.temperature * p.temperature * st.kl;
   row_loss[row] = loss;
 }
 
@@ -156,7 +157,8 @@ __global__ void softmax_loss_backward_kernel(LossParams p, const float* student,
   const float* t = p.teacher ? p.teacher + row * p.cols : nullptr;
   const RowStats st = row_stats<kVec>(p, s, t, row, lane);
   const float g = grad_scale * grad_rows[row * grad_stride];
-  const float kd_factor = p.kd_weight * p.temperature;  // d(T^2 KL)/d logits carries 1/T
+  // d KL / d logits carries 1/T: with the standard term's T^2 that is T.
+  const float kd_factor = p.reference_compat ? p.kd_weight * p.inv_temperature : p.kd_weight * p.temperature;
   const float smooth_each = p.label_smoothing / static_cast<float>(p.cols);
 
   ENGRAM_ROW_LOOP(j, p.cols, lane, kVec) {
