@@ -162,6 +162,23 @@ std::string spacing_sweep_svg(const std::vector<TableRow>& table, const std::str
   return "";
 }
 
+bool teacher_is_baseline(const KdRunConfig& c) {
+  const bool online = c.mode == Mode::online || (c.mode == Mode::spaced && c.s == 0);
+  return online && !c.mutual && c.teacher_model == c.student_model;
+}
+
+RunRecord baseline_from_teacher(const RunRecord& online) {
+  RunRecord r;
+  for (EpochMetrics m : online.history) {
+    m.student = m.teacher;
+    m.teacher = train::ModelMetrics{};
+    m.seconds = 0;
+    r.history.push_back(m);
+  }
+  r.host_reads_per_epoch = online.host_reads_per_epoch;
+  return r;
+}
+
 nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;

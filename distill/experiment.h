@@ -33,6 +33,15 @@ struct RunRecord {
 nlohmann::json to_json(const RunRecord& r);
 // IOError naming `path` for a missing key.
 RunRecord run_record_from_json(const nlohmann::json& j, const std::string& path);
+// In online KD without --mutual and with one architecture for both, the
+// teacher trains exactly as the baseline does: built first from the seed, on
+// the same batches, loss and schedule, and nothing flows back from the
+// student. One online run then serves the baseline row too.
+bool teacher_is_baseline(const KdRunConfig& online);
+// The baseline's record read off such an online run: its teacher's figures
+// as the student's (the teacher's share of the run's seconds is not known: 0).
+RunRecord baseline_from_teacher(const RunRecord& online);
+
 // The JSON of a file; IOError naming it when it is not valid JSON.
 nlohmann::json read_json_file(const std::string& path);
 

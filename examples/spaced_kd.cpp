@@ -18,7 +18,9 @@
 // 2 cores; cifar100 and tiny-imagenet, the Spaced KD paper's settings.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "core/error.h"
 #include "distill/experiment.h"
@@ -89,6 +91,26 @@ RunRecord run_one(KdRunConfig config, const std::string& dir, bool resume, const
   return record;
 }
 
+// The baseline row of one seed, read off the online run of that seed, whose
+// teacher is the baseline (teacher_is_baseline); its sharpness is the
+// teacher's, measured on the online run's checkpoint.
+RunRecord teacher_as_baseline(const RunRecord& online, const std::string& online_dir, const std::string& dir,
+                              bool resume, const SharpnessRequest& sharpness) {
+  const std::string result_path = dir + "/result.json";
+  if (resume && std::filesystem::exists(result_path))
+    return run_record_from_json(read_json_file(result_path), result_path);
+  std::printf("spaced_kd: %s is the teacher of %s (the same model, seed, batches and loss)\n", dir.c_str(),
+              online_dir.c_str());
+  RunRecord record = baseline_from_teacher(online);
+  if (sharpness.samples > 0) {
+    CheckpointModel teacher = load_checkpoint_model(online_dir + "/last.safetensors", train::Role::teacher);
+    record.sharpness = model_sharpness(teacher, sharpness);
+  }
+  std::filesystem::create_directories(dir);
+  train::write_file_atomic(result_path, to_json(record).dump(2) + "\n");
+  return record;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,7 +119,7 @@ int main(int argc, char** argv) {
   std::vector<double> s_values = {1.5};
   int64_t seeds = 0;
   std::string preset_name = "auto", out_dir = "runs/spaced_kd", kl_form = "standard", teacher_bn = "train";
-  bool resume = false;
+  bool resume = false, separate_runs = false;
   SharpnessRequest sharpness;
   sharpness.samples = 0;
 
@@ -137,6 +159,8 @@ int main(int argc, char** argv) {
   app.add_option("--sharpness-probes", sharpness.options.probes, "Hutchinson probes of --sharpness")
       ->capture_default_str();
   app.add_flag("--resume", resume, "reuse finished runs and continue interrupted ones in --out");
+  app.add_flag("--separate-runs", separate_runs,
+               "train the baseline on its own even where the online run's teacher is the baseline");
   CLI11_PARSE(app, argc, argv);
 
   train::install_interrupt_handler();
@@ -180,25 +204,47 @@ int main(int argc, char** argv) {
                 config.train.dataset.c_str(), config.teacher_model.c_str(), config.student_model.c_str(),
                 static_cast<long long>(config.train.epochs),
                 config.train.subset > 0 ? (", first " + std::to_string(config.train.subset) + " training images").c_str() : "");
-    std::vector<TableRow> table;
-    std::vector<train::Curve> curves;
+    auto has = [&](Mode mode) {
+      return std::any_of(rows.begin(), rows.end(), [&](const Row& r) { return r.mode == mode; });
+    };
+    auto run_dir = [&](const Row& row, int64_t seed) {
+      return out_dir + "/" + row.name() + "/seed" + std::to_string(seed);
+    };
+    KdRunConfig online = config;
+    online.mode = Mode::online;
+    const bool shared_baseline = !separate_runs && has(Mode::baseline) && has(Mode::online) && teacher_is_baseline(online);
+    std::map<std::string, std::vector<RunRecord>> records;
     for (const Row& row : rows) {
-      std::vector<RunRecord> runs;
+      if (shared_baseline && row.mode == Mode::baseline) continue;  // after the online row
       for (int64_t seed = 0; seed < seeds; ++seed) {
         KdRunConfig c = config;
         c.mode = row.mode;
         c.s = row.s;
         c.train.seed = static_cast<uint64_t>(seed);
-        runs.push_back(run_one(c, out_dir + "/" + row.name() + "/seed" + std::to_string(seed), resume, sharpness));
+        records[row.name()].push_back(run_one(c, run_dir(row, seed), resume, sharpness));
       }
-      table.push_back(summarise(row, runs));
+    }
+    if (shared_baseline)
+      for (int64_t seed = 0; seed < seeds; ++seed)
+        records["baseline"].push_back(teacher_as_baseline(records["online"][static_cast<size_t>(seed)],
+                                                          run_dir({Mode::online, 0}, seed),
+                                                          run_dir({Mode::baseline, 0}, seed), resume, sharpness));
+
+    std::vector<TableRow> table;
+    std::vector<train::Curve> curves;
+    for (const Row& row : rows) {
+      table.push_back(summarise(row, records[row.name()]));
       train::Curve curve{row.name(), train::plot_color(curves.size()), {}, table.back().mean_curve};
       for (size_t e = 0; e < curve.values.size(); ++e) curve.epochs.push_back(static_cast<double>(e + 1));
       curves.push_back(curve);
     }
 
     const std::vector<Comparison> differences = comparisons(table);
-    const std::string md = table_markdown(table, differences, config, device.str(), sharpness);
+    std::string md = table_markdown(table, differences, config, device.str(), sharpness);
+    if (shared_baseline)
+      md += "\nThe baseline row is the online runs' teacher: the same model, seed, batches and loss, so the same "
+            "weights and figures, bitwise (its s / run is counted in online's; --separate-runs trains it on its "
+            "own).\n";
     std::printf("\n%s\n", md.c_str());
     train::write_file_atomic(out_dir + "/table.csv", table_csv(table));
     train::write_file_atomic(out_dir + "/table.json",

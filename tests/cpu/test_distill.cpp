@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "data/dataset.h"
+#include "distill/experiment.h"
 #include "distill/kd_run.h"
 #include "train/interrupt.h"
 #include "distill/losses.h"
@@ -190,6 +191,34 @@ TEST_CASE("spaced KD with s = 0 is online KD, step for step", "[distill][run]") 
   train::RunResult online = run_kd(small_run(Mode::online, 0.0, 1), quiet());
   CHECK(base.student_step_losses.size() == online.student_step_losses.size());
   CHECK(base.student_step_losses != online.student_step_losses);
+}
+
+TEST_CASE("online KD's teacher is the baseline, bitwise: one run serves both rows", "[distill][run]") {
+  KdRunConfig base = small_run(Mode::baseline, 0.0, 2), online = small_run(Mode::online, 0.0, 2);
+  base.train.bn_recalibrate = online.train.bn_recalibrate = 2;
+  REQUIRE(teacher_is_baseline(online));
+  train::RunResult b = run_kd(base, quiet()), o = run_kd(online, quiet());
+  CHECK(b.student_step_losses == o.teacher_step_losses);
+  const RunRecord derived = baseline_from_teacher({o.history, 0, o.host_reads_per_epoch, std::nullopt});
+  REQUIRE(derived.history.size() == b.history.size());
+  for (size_t e = 0; e < b.history.size(); ++e) {
+    const train::ModelMetrics &x = b.history[e].student, &y = derived.history[e].student;
+    CHECK(std::memcmp(&x, &y, sizeof x) == 0);  // every figure, to the bit
+    CHECK(!derived.history[e].has_teacher());
+  }
+  // Where the teacher is not the baseline, it is not claimed to be.
+  KdRunConfig other = online;
+  other.mutual = true;
+  CHECK(!teacher_is_baseline(other));
+  other = online;
+  other.teacher_model = "resnet14";
+  CHECK(!teacher_is_baseline(other));
+  CHECK(!teacher_is_baseline(small_run(Mode::spaced, 1.5)));
+  CHECK(teacher_is_baseline(small_run(Mode::spaced, 0.0)));
+  // A different student leaves the teacher alone.
+  other = online;
+  other.loss.beta = 0;
+  CHECK(run_kd(other, quiet()).teacher_step_losses == o.teacher_step_losses);
 }
 
 TEST_CASE("a run resumed in the middle of an interval continues exactly", "[distill][resume]") {

@@ -176,3 +176,37 @@ TEST_CASE("sharpness measures a checkpoint; spaced_kd --sharpness adds its colum
   CHECK(nlohmann::json::parse(read_file(dir + "/kd/table.json"))["sharpness_samples"] == 64);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("spaced_kd reads the baseline off the online run's teacher, as a separate run would give it",
+          "[programs][e2e]") {
+  const std::string dir = program_dir("shared_baseline");
+  const std::string common = " --modes baseline,online --seeds 2 --student resnet8 --teacher resnet8 --subset 128 "
+                             "--test-subset 100 --eval-batch 100 --epochs 2 --batch 32 --bn-recalibrate 2 --device cpu";
+  Ran shared = run_program("spaced_kd", "--out " + dir + "/shared" + common);
+  INFO(shared.err);
+  REQUIRE(shared.status == 0);
+  CHECK_THAT(shared.out, Contains("baseline/seed1 is the teacher of " + dir + "/shared/online/seed1"));
+  CHECK_THAT(read_file(dir + "/shared/table.md"), Contains("The baseline row is the online runs' teacher"));
+  CHECK(!std::filesystem::exists(dir + "/shared/baseline/seed0/last.safetensors"));  // never trained on its own
+  Ran separate = run_program("spaced_kd", "--separate-runs --out " + dir + "/separate" + common);
+  REQUIRE(separate.status == 0);
+  CHECK(std::filesystem::exists(dir + "/separate/baseline/seed0/last.safetensors"));
+
+  for (const std::string seed : {"seed0", "seed1"}) {
+    INFO(seed);
+    auto history = [&](const std::string& run) {
+      nlohmann::json h = nlohmann::json::parse(read_file(dir + "/" + run + "/baseline/" + seed + "/result.json"))["history"];
+      for (nlohmann::json& epoch : h) epoch.erase("seconds");
+      return h;
+    };
+    CHECK(history("shared") == history("separate"));
+  }
+  nlohmann::json a = nlohmann::json::parse(read_file(dir + "/shared/table.json"))["rows"],
+                 b = nlohmann::json::parse(read_file(dir + "/separate/table.json"))["rows"];
+  for (const char* key : {"student_best", "student_last", "student_last_bn_recal", "student_test_acc_mean_curve"}) {
+    INFO(key);
+    CHECK(a[0][key] == b[0][key]);
+    CHECK(a[1][key] == b[1][key]);
+  }
+  std::filesystem::remove_all(dir);
+}

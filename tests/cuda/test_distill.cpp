@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 
+#include "distill/experiment.h"
 #include "distill/kd_run.h"
 
 using namespace engram;
@@ -78,6 +79,18 @@ TEST_CASE("on CUDA spaced KD with s = 0 equals online KD, and follows the CPU ru
   }
   CHECK(online.host_reads_per_epoch == 10);
   for (const train::EpochMetrics& m : online.history) CHECK(std::isfinite(m.student.test_accuracy_bn_recal));
+}
+
+TEST_CASE("on CUDA online KD's teacher is the baseline, bitwise", "[distill][cuda]") {
+  train::RunResult base = run_kd(small_run(Mode::baseline, 0.0, DeviceRequest::cuda), quiet());
+  train::RunResult online = run_kd(small_run(Mode::online, 0.0, DeviceRequest::cuda), quiet());
+  CHECK(base.student_step_losses == online.teacher_step_losses);
+  const RunRecord derived = baseline_from_teacher({online.history, 0, online.host_reads_per_epoch, std::nullopt});
+  REQUIRE(derived.history.size() == base.history.size());
+  for (size_t e = 0; e < base.history.size(); ++e) {
+    const train::ModelMetrics &x = base.history[e].student, &y = derived.history[e].student;
+    CHECK(std::memcmp(&x, &y, sizeof x) == 0);
+  }
 }
 
 TEST_CASE("on CUDA the self modes run", "[distill][cuda]") {
