@@ -4,7 +4,8 @@ max-pool; BasicBlocks of two 3x3 convs with a 1x1 conv + BN projection
 shortcut where the shape changes; global average pooling; one linear layer.
 forward returns (pooled features, logits), as engram's models do.
 
-Shared by benchmarks/torch/bench_train.py and tests/torch/check_checkpoint.py.
+Shared by benchmarks/torch/bench_train.py, benchmarks/torch/twin_run.py and
+tests/torch/check_checkpoint.py.
 """
 import torch.nn as nn
 import torch.nn.functional as F
