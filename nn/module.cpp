@@ -132,6 +132,22 @@ void Module::to(DType dtype) {
                   [&](const Tensor& t) { return t.to(dtype); });
 }
 
+void Module::share_parameters_of(const Module& owner) {
+  ENGRAM_CHECK(params_.size() == owner.params_.size() && children_.size() == owner.children_.size(), ShapeError,
+               "share_parameters_of", "the two modules differ in structure");
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& theirs = *owner.params_[i].second;
+    Tensor& mine = *params_[i].second;
+    ENGRAM_CHECK(params_[i].first == owner.params_[i].first && mine.shape() == theirs.shape() &&
+                     mine.dtype() == theirs.dtype() && mine.device() == theirs.device(),
+                 ShapeError, "share_parameters_of",
+                 "parameter " + params_[i].first + " " + shape_str(mine.shape()) + " cannot share " +
+                     owner.params_[i].first + " " + shape_str(theirs.shape()));
+    mine = theirs;
+  }
+  for (size_t i = 0; i < children_.size(); ++i) children_[i].second->share_parameters_of(*owner.children_[i].second);
+}
+
 void Module::zero_grad() {
   for (auto& [name, slot] : params_)
     if (slot->defined()) slot->zero_grad();

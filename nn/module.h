@@ -48,6 +48,12 @@ class Module {
   void to(DType dtype);
   Device device() const { return device_; }
   void zero_grad();
+  // Makes every parameter of this module the very tensor of `owner`'s (the
+  // same storage: the owner's updates are this module's), keeping this
+  // module's own buffers. The two must have the same structure (ShapeError
+  // naming the first parameter that differs otherwise). A shared teacher's
+  // followers are built this way (distill/kd_strategy.h).
+  void share_parameters_of(const Module& owner);
 
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 

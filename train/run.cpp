@@ -58,60 +58,94 @@ class Loop : public StepContext {
     records_[1] = StepRecords(strategy_.max_steps(Role::teacher, steps_), data_.device);
   }
 
-  RunResult run() {
-    RunResult result;
-    AnomalyDetectionGuard anomaly(c_.detect_anomaly);
-    const Position resumed = c_.resume.empty() ? Position{} : resume_from(c_.resume);
-    result.first_epoch = resumed.epoch;
-    print_header(resumed);
-    for (int64_t epoch = resumed.epoch; epoch < c_.epochs; ++epoch) {
-      auto start = std::chrono::steady_clock::now();
-      EpochMetrics m;
-      m.epoch = epoch + 1;
-      m.lr = schedule_->lr_at(static_cast<double>(epoch));
-      ProgressBar bar(hooks_.log, ProgressBar::is_terminal(hooks_.log),
-                      name() + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c_.epochs), steps_,
-                      c_.batch);
-      for (int64_t step = epoch == resumed.epoch ? resumed.step : 0; step < steps_; ++step) {
-        if (stop_requested()) return interrupted(result, {epoch, step});
-        const BatchRef ref{static_cast<uint64_t>(epoch), step};
-        try {
-          strategy_.step(ref, data_.train_loader->batch(ref.epoch, ref.step), *this);
-        } catch (const OutOfMemoryError& e) {
-          throw OutOfMemoryError(std::string(e.what()) + "; " + name() + " (" + strategy_.models() +
-                                 ") asked for it at step " + std::to_string(step + 1) + " of epoch " +
-                                 std::to_string(epoch + 1) + " with batch " + std::to_string(c_.batch) +
-                                 " (a smaller --batch needs less); the checkpoint of the previous epoch is kept");
-        } catch (const NumericalError& e) {
-          if (!c_.detect_anomaly) throw;
-          throw NumericalError(std::string(e.what()) + "; in " + name() + " (" + strategy_.models() + ") at step " +
-                               std::to_string(step + 1) + " of epoch " + std::to_string(epoch + 1) +
-                               "; the checkpoint of the previous epoch is kept");
-        }
-        bar.update(step + 1, [this] { return running_loss(); });
+  // Resumes if asked and prints the header: where the run starts.
+  Position start() {
+    resumed_ = c_.resume.empty() ? Position{} : resume_from(c_.resume);
+    result_.first_epoch = resumed_.epoch;
+    print_header(resumed_);
+    return resumed_;
+  }
+
+  int64_t epochs() const { return c_.epochs; }
+  int64_t steps() const { return steps_; }
+
+  void begin_epoch(int64_t epoch) {
+    epoch_start_ = std::chrono::steady_clock::now();
+    bar_ = std::make_unique<ProgressBar>(
+        hooks_.log, ProgressBar::is_terminal(hooks_.log),
+        name() + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c_.epochs), steps_, c_.batch);
+  }
+
+  // The strategy's part of step `ref` before (`before`) or after any model
+  // of a lockstep group has learned from the batch (train/strategy.h).
+  void step(const BatchRef& ref, bool before) {
+    try {
+      if (before) {
+        current_ = data_.train_loader->batch(ref.epoch, ref.step);  // built once, for both parts
+        return strategy_.step_before(ref, current_, *this);
       }
-      if (epoch + 1 == c_.epochs) strategy_.finish(*this);
-      int64_t reads = read_records(m, result);
-      reads += evaluate_models(m);
-      result.host_reads_per_epoch = reads;
-      m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      history_.push_back(m);
-      print_epoch(m);
-      if (!c_.out_dir.empty()) {
-        write_metrics_files(c_.out_dir, history_, strategy_.models() + " on " + c_.dataset);
-        result.checkpoint = save({epoch + 1, 0});
-      }
-      if (hooks_.on_epoch_end) hooks_.on_epoch_end(m);
-      if (hooks_.stop_after_epoch > 0 && epoch + 1 >= hooks_.stop_after_epoch) break;
+      strategy_.step(ref, current_, *this);
+    } catch (const OutOfMemoryError& e) {
+      throw OutOfMemoryError(std::string(e.what()) + "; " + name() + " (" + strategy_.models() +
+                             ") asked for it at step " + std::to_string(ref.step + 1) + " of epoch " +
+                             std::to_string(ref.epoch + 1) + " with batch " + std::to_string(c_.batch) +
+                             " (a smaller --batch needs less); the checkpoint of the previous epoch is kept");
+    } catch (const NumericalError& e) {
+      if (!c_.detect_anomaly) throw;
+      throw NumericalError(std::string(e.what()) + "; in " + name() + " (" + strategy_.models() + ") at step " +
+                           std::to_string(ref.step + 1) + " of epoch " + std::to_string(ref.epoch + 1) +
+                           "; the checkpoint of the previous epoch is kept");
     }
+    bar_->update(ref.step + 1, [this] { return running_loss(); });
+  }
+
+  // After the epoch's steps: the records, evaluations, metrics files and
+  // checkpoint. False when the run stops here (RunHooks::stop_after_epoch).
+  bool end_epoch(int64_t epoch) {
+    if (epoch + 1 == c_.epochs) strategy_.finish(*this);
+    EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.lr = schedule_->lr_at(static_cast<double>(epoch));
+    int64_t reads = read_records(m, result_);
+    reads += evaluate_models(m);
+    result_.host_reads_per_epoch = reads;
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count();
+    history_.push_back(m);
+    print_epoch(m);
+    if (!c_.out_dir.empty()) {
+      write_metrics_files(c_.out_dir, history_, strategy_.models() + " on " + c_.dataset);
+      result_.checkpoint = save({epoch + 1, 0});
+    }
+    if (hooks_.on_epoch_end) hooks_.on_epoch_end(m);
+    return !(hooks_.stop_after_epoch > 0 && epoch + 1 >= hooks_.stop_after_epoch);
+  }
+
+  RunResult finish() {
     if (!history_.empty() && hooks_.log) {
       const EpochMetrics& best = best_epoch(history_);
       std::fprintf(hooks_.log, "%s: best test accuracy %.2f %% (epoch %lld), last %.2f %%\n", name().c_str(),
                    best.student.test_accuracy, static_cast<long long>(best.epoch),
                    history_.back().student.test_accuracy);
     }
-    result.history = history_;
-    return result;
+    result_.history = history_;
+    return result_;
+  }
+
+  // The checkpoint at a step boundary, with a stop request: the unfinished
+  // epoch's step records go into the checkpoint.
+  RunResult interrupted(const Position& at) {
+    result_.interrupted = true;
+    result_.history = history_;
+    if (!c_.out_dir.empty()) result_.checkpoint = save(at);
+    if (hooks_.log) {
+      std::fprintf(hooks_.log, "%s: interrupted after step %lld of epoch %lld", name().c_str(),
+                   static_cast<long long>(at.step), static_cast<long long>(at.epoch + 1));
+      if (!result_.checkpoint.empty())
+        std::fprintf(hooks_.log, "; %s continues it (resume)", result_.checkpoint.c_str());
+      std::fprintf(hooks_.log, "\n");
+      std::fflush(hooks_.log);
+    }
+    return result_;
   }
 
   data::Batch batch(const BatchRef& ref) override { return data_.train_loader->batch(ref.epoch, ref.step); }
@@ -128,6 +162,11 @@ class Loop : public StepContext {
       ENGRAM_CHECK(optimizer.nonfinite().to(Device::cpu()).data<int32_t>()[0] == 0, NumericalError, "detect_anomaly",
                    std::string("the ") + role_name(role) + "'s parameters hold NaN or Inf after its update on batch " +
                        std::to_string(ref.step) + " of epoch " + std::to_string(ref.epoch + 1));
+    record(role, optimizer, ref, batch, loss, logits);
+  }
+
+  void record(Role role, const optim::Optimizer& optimizer, const BatchRef& ref, const data::Batch& batch,
+              const Tensor& loss, const Tensor& logits) override {
     records(role).record(ref, loss, logits, batch.labels, optimizer.nonfinite());
     if (hooks_.on_step) hooks_.on_step({role, ref, &batch});
   }
@@ -210,23 +249,6 @@ class Loop : public StepContext {
       }
     }
     return reads;
-  }
-
-  // The checkpoint at a step boundary, with a stop request: the unfinished
-  // epoch's step records go into the checkpoint.
-  RunResult interrupted(RunResult& result, const Position& at) {
-    clear_stop_request();
-    result.interrupted = true;
-    result.history = history_;
-    if (!c_.out_dir.empty()) result.checkpoint = save(at);
-    if (hooks_.log) {
-      std::fprintf(hooks_.log, "%s: interrupted after step %lld of epoch %lld", name().c_str(),
-                   static_cast<long long>(at.step), static_cast<long long>(at.epoch + 1));
-      if (!result.checkpoint.empty()) std::fprintf(hooks_.log, "; %s continues it (resume)", result.checkpoint.c_str());
-      std::fprintf(hooks_.log, "\n");
-      std::fflush(hooks_.log);
-    }
-    return result;
   }
 
   std::string save(const Position& at) {
@@ -344,13 +366,54 @@ class Loop : public StepContext {
   std::unique_ptr<optim::LrSchedule> schedule_;
   StepRecords records_[2];
   std::vector<EpochMetrics> history_;
+  RunResult result_;
+  Position resumed_;
+  std::unique_ptr<ProgressBar> bar_;
+  data::Batch current_;  // the step's batch, from step_before to step
+  std::chrono::steady_clock::time_point epoch_start_;
 };
 
 }  // namespace
 
+std::vector<RunResult> run_lockstep(const std::vector<Member>& members) {
+  ENGRAM_CHECK(!members.empty(), ValueError, kOp, "run_lockstep needs at least one run");
+  AnomalyDetectionGuard anomaly(members.front().config.detect_anomaly);
+  std::vector<std::unique_ptr<Loop>> loops;
+  for (const Member& m : members) loops.push_back(std::make_unique<Loop>(m.config, m.strategy, m.hooks));
+  Position at = loops.front()->start();
+  for (size_t k = 1; k < loops.size(); ++k) {
+    const Position other = loops[k]->start();
+    ENGRAM_CONFIG_CHECK(other.epoch == at.epoch && other.step == at.step, kOp, "resume",
+                        "the runs of a group resume together, but " + members[k].config.resume + " is at epoch " +
+                            std::to_string(other.epoch) + " step " + std::to_string(other.step) + " and " +
+                            members[0].config.resume + " at epoch " + std::to_string(at.epoch) + " step " +
+                            std::to_string(at.step));
+    ENGRAM_CONFIG_CHECK(loops[k]->epochs() == loops[0]->epochs() && loops[k]->steps() == loops[0]->steps(), kOp,
+                        "epochs", "the runs of a group take the same epochs and steps");
+  }
+  std::vector<RunResult> results;
+  for (int64_t epoch = at.epoch; epoch < loops.front()->epochs(); ++epoch) {
+    for (auto& loop : loops) loop->begin_epoch(epoch);
+    for (int64_t step = epoch == at.epoch ? at.step : 0; step < loops.front()->steps(); ++step) {
+      if (stop_requested()) {
+        clear_stop_request();
+        for (auto& loop : loops) results.push_back(loop->interrupted({epoch, step}));
+        return results;
+      }
+      const BatchRef ref{static_cast<uint64_t>(epoch), step};
+      for (auto& loop : loops) loop->step(ref, /*before=*/true);
+      for (auto& loop : loops) loop->step(ref, /*before=*/false);
+    }
+    bool go_on = true;
+    for (auto& loop : loops) go_on = loop->end_epoch(epoch) && go_on;
+    if (!go_on) break;
+  }
+  for (auto& loop : loops) results.push_back(loop->finish());
+  return results;
+}
+
 RunResult run(const TrainConfig& config, Strategy& strategy, const RunHooks& hooks) {
-  Loop loop(config, strategy, hooks);
-  return loop.run();
+  return run_lockstep({{config, strategy, hooks}}).front();
 }
 
 }  // namespace engram::train

@@ -58,4 +58,18 @@ struct RunResult {
 // NaN or infinite (the previous epoch's checkpoint is kept).
 RunResult run(const TrainConfig& config, Strategy& strategy, const RunHooks& hooks = {});
 
+// Runs that advance together, batch by batch: at every step each member's
+// Strategy::step_before, then each member's Strategy::step, in member order;
+// every member's epoch end after the epoch's steps. Members share their
+// batches' positions (the same epochs and steps; ConfigError otherwise) and
+// stop together: on a stop request each checkpoints at the same step, and a
+// group resumes only when all its checkpoints are at the same position. A
+// shared teacher's runs are such a group (distill/kd_run.h run_kd_group).
+struct Member {
+  const TrainConfig& config;
+  Strategy& strategy;
+  const RunHooks& hooks;
+};
+std::vector<RunResult> run_lockstep(const std::vector<Member>& members);
+
 }  // namespace engram::train

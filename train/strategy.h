@@ -52,6 +52,10 @@ class StepContext {
   // are recorded on the device, and the step is reported to the run's hooks.
   virtual void learn(Role role, optim::Optimizer& optimizer, const BatchRef& ref, const data::Batch& batch,
                      const Tensor& loss, const Tensor& logits) = 0;
+  // What learn() records, for a step another run took on this run's behalf
+  // (a shared teacher's follower): `optimizer` is the one that stepped.
+  virtual void record(Role role, const optim::Optimizer& optimizer, const BatchRef& ref, const data::Batch& batch,
+                      const Tensor& loss, const Tensor& logits) = 0;
 };
 
 class Strategy {
@@ -71,6 +75,12 @@ class Strategy {
   virtual int64_t max_steps(Role role, int64_t steps) const = 0;
   // One step of the run, on batch `ref` of the training loader.
   virtual void step(const BatchRef& ref, const data::Batch& batch, StepContext& context) = 0;
+  // In a lockstep group (train/run.h run_lockstep), what must happen before
+  // any member's step(): a shared teacher's forward passes at its weights of
+  // before the batch's update. Alone, a run calls it right before step().
+  virtual void step_before(const BatchRef& ref, const data::Batch& batch, StepContext& context) {
+    (void)ref, (void)batch, (void)context;
+  }
   // After the last epoch's steps: whatever is still pending (a replay buffer).
   virtual void finish(StepContext& context) { (void)context; }
   virtual std::vector<Evaluated> evaluated() = 0;
