@@ -86,4 +86,38 @@ train::RunResult run_kd(const KdRunConfig& config, const train::RunHooks& hooks)
   return train::run(config.train, *strategy, hooks);
 }
 
+bool can_share_teacher(const KdRunConfig& a, const KdRunConfig& b) {
+  auto teacher_trains = [](const KdRunConfig& c) {
+    return (c.mode == Mode::online || c.mode == Mode::spaced) && !c.mutual;
+  };
+  const train::TrainConfig &x = a.train, &y = b.train;
+  return teacher_trains(a) && teacher_trains(b) && a.teacher_model == b.teacher_model &&
+         a.loss.label_smoothing == b.loss.label_smoothing && x.dataset == y.dataset && x.data_dir == y.data_dir &&
+         x.epochs == y.epochs && x.batch == y.batch && x.optimizer == y.optimizer && x.lr == y.lr &&
+         x.momentum == y.momentum && x.weight_decay == y.weight_decay && x.nesterov == y.nesterov &&
+         x.schedule == y.schedule && x.milestones == y.milestones && x.gamma == y.gamma &&
+         x.warmup_epochs == y.warmup_epochs && x.seed == y.seed && x.device == y.device && x.augment == y.augment &&
+         x.crop_padding == y.crop_padding && x.rotation_degrees == y.rotation_degrees && x.subset == y.subset &&
+         x.detect_anomaly == y.detect_anomaly;
+}
+
+std::vector<train::RunResult> run_kd_group(const std::vector<KdRunConfig>& configs,
+                                           const std::vector<train::RunHooks>& hooks) {
+  ENGRAM_CHECK(!configs.empty() && hooks.size() == configs.size(), ValueError, kOp,
+               "run_kd_group needs one set of hooks per run");
+  for (const KdRunConfig& c : configs) {
+    validate(c);
+    ENGRAM_CONFIG_CHECK(can_share_teacher(configs.front(), c), kOp, "mode",
+                        "runs share a teacher only in online or spaced KD without mutual, with the same teacher and "
+                        "training; mode " + mode_name(c.mode) + " cannot join mode " +
+                            mode_name(configs.front().mode));
+  }
+  auto shared = std::make_shared<SharedTeacher>();
+  std::vector<std::unique_ptr<train::Strategy>> strategies;
+  std::vector<train::Member> members;
+  for (const KdRunConfig& c : configs) strategies.push_back(std::make_unique<TeacherStudentStrategy>(c, shared));
+  for (size_t k = 0; k < configs.size(); ++k) members.push_back({configs[k].train, *strategies[k], hooks[k]});
+  return train::run_lockstep(members);
+}
+
 }  // namespace engram::distill

@@ -26,6 +26,7 @@
 // regenerates its batches into the loader's fixed buffers.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "distill/losses.h"
 #include "train/run.h"
@@ -72,5 +73,17 @@ std::unique_ptr<train::Strategy> make_strategy(const KdRunConfig& config);
 
 // train::run with the mode's strategy.
 train::RunResult run_kd(const KdRunConfig& config, const train::RunHooks& hooks = {});
+
+// Whether two runs can share one teacher (run_kd_group): online or spaced KD
+// without --mutual, with the same teacher and the same training (data, seed,
+// batches, optimiser, schedule), whatever their students and intervals.
+bool can_share_teacher(const KdRunConfig& a, const KdRunConfig& b);
+// Online and spaced runs trained together on one teacher: the first run
+// trains it, the others follow it (distill/kd_strategy.h SharedTeacher), in
+// lockstep (train::run_lockstep). Each run's metrics, checkpoints and files
+// are bitwise those of the same run alone, at the cost of one teacher instead
+// of one per run. ConfigError when two of them cannot share a teacher.
+std::vector<train::RunResult> run_kd_group(const std::vector<KdRunConfig>& configs,
+                                           const std::vector<train::RunHooks>& hooks);
 
 }  // namespace engram::distill

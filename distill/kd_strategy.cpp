@@ -56,8 +56,11 @@ void TeacherStudentStrategy::build(const train::RunSetup& setup) {
   if (c_.mode == Mode::offline) {
     load_teacher_weights(c_.teacher_checkpoint, c_.teacher_model, *teacher_);
     teacher_->eval();
+  } else if (shared_ && shared_->model) {
+    teacher_->share_parameters_of(*shared_->model);  // built first all the same: the generator moves as alone
   } else {
     teacher_optimizer_ = train::make_optimizer(setup.config, teacher_->parameters());
+    if (shared_) *shared_ = {teacher_, teacher_optimizer_.get()};
   }
   student_ = nn::make_model(c_.student_model, setup.in_channels, setup.num_classes);
   student_->to(setup.device);
@@ -75,7 +78,35 @@ int64_t TeacherStudentStrategy::max_steps(Role role, int64_t steps) const {
   return student_capacity(steps);
 }
 
+// In a group, every run's teacher forward pass comes before the owner's
+// update: the owner's with gradients, a follower's without (it moves only its
+// own BN statistics, as the same pass would alone).
+void TeacherStudentStrategy::step_before(const BatchRef&, const data::Batch& batch, train::StepContext&) {
+  if (!shared_) return;
+  if (follower()) {
+    NoGradGuard no_grad;
+    teacher_outputs_ = teacher_->forward(batch.images);
+  } else {
+    teacher_outputs_ = teacher_->forward(batch.images);
+  }
+}
+
+// A group's step, after every teacher forward pass: the owner learns (the
+// group's first run, so before any follower's step), a follower records the
+// same loss; then the student's part, as alone.
+void TeacherStudentStrategy::shared_step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) {
+  const nn::ModelOutput t = std::move(teacher_outputs_);
+  Tensor teacher_loss = cross_entropy(t.logits, batch.labels, Reduction::mean, c_.loss.label_smoothing);
+  if (follower())
+    context.record(Role::teacher, teacher_optimizer(), ref, batch, teacher_loss, t.logits);
+  else
+    context.learn(Role::teacher, teacher_optimizer(), ref, batch, teacher_loss, t.logits);
+  if (schedule_->online()) return student_step(ref, batch, &t, context);
+  for (const BatchRef& due : schedule_->teacher_stepped(ref)) replay(due, context);
+}
+
 void TeacherStudentStrategy::step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) {
+  if (shared_) return shared_step(ref, batch, context);
   if (c_.mode == Mode::offline) {
     nn::ModelOutput t;
     {
@@ -142,7 +173,7 @@ train::CheckpointParts TeacherStudentStrategy::checkpoint_parts() {
   if (c_.mode != Mode::offline) p.modules.push_back({"teacher", teacher_.get()});
   p.modules.push_back({"student", student_.get()});
   if (projector_) p.modules.push_back({"projector", projector_.get()});
-  if (teacher_optimizer_) p.optimizers.push_back({"teacher_optimizer", teacher_optimizer_.get()});
+  if (c_.mode != Mode::offline) p.optimizers.push_back({"teacher_optimizer", &teacher_optimizer()});
   p.optimizers.push_back({"student_optimizer", student_optimizer_.get()});
   return p;
 }

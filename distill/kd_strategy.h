@@ -36,20 +36,37 @@ class KdStrategy : public train::Strategy {
   std::unique_ptr<SpacedSchedule> schedule_;
 };
 
+// The teacher a group of online and spaced runs shares (run_kd_group). The
+// owner, the group's first run, trains it. Every other run (a follower)
+// builds its own teacher as it would alone, then takes the owner's
+// parameters in place of its own (Module::share_parameters_of) and keeps its
+// own BatchNorm running statistics: a follower's forward passes, its
+// replays and its evaluations see exactly what they would in a run alone.
+struct SharedTeacher {
+  std::shared_ptr<nn::Classifier> model;  // the owner's; null until the owner is built
+  optim::Optimizer* optimizer = nullptr;  // the owner's
+};
+
 // offline, online and spaced: a teacher and a separate student.
 class TeacherStudentStrategy : public KdStrategy {
  public:
-  using KdStrategy::KdStrategy;
+  // `shared`: this run's place in a group sharing one teacher (none: alone).
+  explicit TeacherStudentStrategy(KdRunConfig config, std::shared_ptr<SharedTeacher> shared = nullptr)
+      : KdStrategy(std::move(config)), shared_(std::move(shared)) {}
 
   std::string models() const override { return c_.teacher_model + " -> " + c_.student_model; }
   void build(const train::RunSetup& setup) override;
   int64_t max_steps(train::Role role, int64_t steps) const override;
+  void step_before(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) override;
   void step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context) override;
   void finish(train::StepContext& context) override;
   std::vector<train::Evaluated> evaluated() override;
   train::CheckpointParts checkpoint_parts() override;
 
  private:
+  bool follower() const { return shared_ && shared_->model != teacher_; }
+  optim::Optimizer& teacher_optimizer() { return follower() ? *shared_->optimizer : *teacher_optimizer_; }
+  void shared_step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context);
   void online_step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context);
   void teacher_step(const BatchRef& ref, const data::Batch& batch, train::StepContext& context);
   void student_step(const BatchRef& ref, const data::Batch& batch, const nn::ModelOutput* teacher,
@@ -59,6 +76,8 @@ class TeacherStudentStrategy : public KdStrategy {
   std::shared_ptr<nn::Classifier> teacher_, student_;
   std::shared_ptr<nn::Sequential> projector_;
   std::unique_ptr<optim::Optimizer> teacher_optimizer_, student_optimizer_;
+  std::shared_ptr<SharedTeacher> shared_;
+  nn::ModelOutput teacher_outputs_;  // a group's step: the teacher's forward pass of step_before
 };
 
 // self and spaced-self: one multi-exit network, its deepest exit the teacher

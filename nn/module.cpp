@@ -138,6 +138,9 @@ void Module::share_parameters_of(const Module& owner) {
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& theirs = *owner.params_[i].second;
     Tensor& mine = *params_[i].second;
+    ENGRAM_CHECK(mine.defined() == theirs.defined(), ShapeError, "share_parameters_of",
+                 "parameter " + params_[i].first + " is defined on one side only");
+    if (!mine.defined()) continue;  // an absent bias
     ENGRAM_CHECK(params_[i].first == owner.params_[i].first && mine.shape() == theirs.shape() &&
                      mine.dtype() == theirs.dtype() && mine.device() == theirs.device(),
                  ShapeError, "share_parameters_of",

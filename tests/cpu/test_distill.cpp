@@ -20,6 +20,7 @@
 #include "distill/spaced.h"
 #include "kernels/elementwise.h"
 #include "kernels/matmul.h"
+#include "nn/safetensors.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "tests/support/checks.h"
@@ -219,6 +220,57 @@ TEST_CASE("online KD's teacher is the baseline, bitwise: one run serves both row
   other = online;
   other.loss.beta = 0;
   CHECK(run_kd(other, quiet()).teacher_step_losses == o.teacher_step_losses);
+}
+
+TEST_CASE("runs sharing one teacher equal the same runs alone, bitwise", "[distill][run][shared]") {
+  // Online, and spaced with intervals that replay inside an epoch and across
+  // epochs; a spaced follower with the teacher in eval mode for its replays.
+  std::vector<KdRunConfig> configs = {small_run(Mode::online, 0.0), small_run(Mode::spaced, 0.5),
+                                      small_run(Mode::spaced, 1.5), small_run(Mode::spaced, 1.0)};
+  configs[3].teacher_bn = TeacherBn::eval;
+  configs[2].loss.beta = 0;  // a student without the projector
+  const std::string dir = temp_dir("shared");
+  std::vector<train::RunResult> alone;
+  for (size_t k = 0; k < configs.size(); ++k) {
+    configs[k].train.bn_recalibrate = 2;
+    KdRunConfig c = configs[k];
+    c.train.out_dir = dir + "/alone" + std::to_string(k);
+    alone.push_back(run_kd(c, quiet()));
+    configs[k].train.out_dir = dir + "/group" + std::to_string(k);
+  }
+  const std::vector<train::RunResult> group =
+      run_kd_group(configs, std::vector<train::RunHooks>(configs.size(), quiet()));
+  REQUIRE(group.size() == configs.size());
+  for (size_t k = 0; k < configs.size(); ++k) {
+    INFO("run " << k);
+    CHECK(group[k].student_step_losses == alone[k].student_step_losses);
+    CHECK(group[k].teacher_step_losses == alone[k].teacher_step_losses);
+    REQUIRE(group[k].history.size() == alone[k].history.size());
+    for (size_t e = 0; e < alone[k].history.size(); ++e) {
+      const train::EpochMetrics &a = alone[k].history[e], &g = group[k].history[e];
+      CHECK(std::memcmp(&a.student, &g.student, sizeof a.student) == 0);
+      CHECK(std::memcmp(&a.teacher, &g.teacher, sizeof a.teacher) == 0);  // the follower's own BN statistics
+    }
+    nn::SafetensorsFile x = nn::load_safetensors(alone[k].checkpoint), y = nn::load_safetensors(group[k].checkpoint);
+    REQUIRE(x.tensors.size() == y.tensors.size());
+    for (size_t i = 0; i < x.tensors.size(); ++i) {
+      INFO(x.tensors[i].first);
+      CHECK(x.tensors[i].first == y.tensors[i].first);
+      CHECK(bitwise_equal(x.tensors[i].second, y.tensors[i].second));
+    }
+  }
+  // The spaced teachers' statistics do differ from the online one's: the followers keep their own.
+  CHECK(alone[1].history.back().teacher.test_loss != alone[0].history.back().teacher.test_loss);
+
+  KdRunConfig mutual = configs[0];
+  mutual.mutual = true;
+  CHECK(!can_share_teacher(configs[0], mutual));
+  KdRunConfig other_seed = configs[1];
+  other_seed.train.seed = 8;
+  CHECK(!can_share_teacher(configs[0], other_seed));
+  CHECK(can_share_teacher(configs[0], configs[3]));
+  CHECK_THROWS_AS(run_kd_group({configs[0], other_seed}, {quiet(), quiet()}), ConfigError);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a run resumed in the middle of an interval continues exactly", "[distill][resume]") {

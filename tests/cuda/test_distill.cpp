@@ -93,6 +93,26 @@ TEST_CASE("on CUDA online KD's teacher is the baseline, bitwise", "[distill][cud
   }
 }
 
+TEST_CASE("on CUDA runs sharing one teacher equal the same runs alone, bitwise", "[distill][cuda][shared]") {
+  // Online and a replay across the epoch boundary (the CPU test covers more intervals).
+  const std::vector<KdRunConfig> configs = {small_run(Mode::online, 0.0, DeviceRequest::cuda),
+                                            small_run(Mode::spaced, 1.5, DeviceRequest::cuda)};
+  const std::vector<train::RunResult> group =
+      run_kd_group(configs, std::vector<train::RunHooks>(configs.size(), quiet()));
+  for (size_t k = 0; k < configs.size(); ++k) {
+    INFO("run " << k);
+    const train::RunResult alone = run_kd(configs[k], quiet());
+    CHECK(group[k].student_step_losses == alone.student_step_losses);
+    CHECK(group[k].teacher_step_losses == alone.teacher_step_losses);
+    REQUIRE(group[k].history.size() == alone.history.size());
+    for (size_t e = 0; e < alone.history.size(); ++e) {
+      const train::EpochMetrics &a = alone.history[e], &g = group[k].history[e];
+      CHECK(std::memcmp(&a.student, &g.student, sizeof a.student) == 0);
+      CHECK(std::memcmp(&a.teacher, &g.teacher, sizeof a.teacher) == 0);
+    }
+  }
+}
+
 TEST_CASE("on CUDA the self modes run", "[distill][cuda]") {
   train::RunResult result = run_kd(small_run(Mode::spaced_self, 0.5, DeviceRequest::cuda), quiet());
   CHECK(result.student_step_losses.size() == 8);
