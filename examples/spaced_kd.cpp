@@ -64,31 +64,63 @@ void apply_preset(const Preset& p, KdRunConfig& c, const CLI::App& app) {
 // Ctrl-C: the run in progress checkpointed its unfinished epoch.
 struct Interrupted {};
 
-// With `sharpness.samples` > 0, the final student's sharpness is measured on
-// its checkpoint (once: a finished run's result.json keeps it).
-RunRecord run_one(KdRunConfig config, const std::string& dir, bool resume, const SharpnessRequest& sharpness) {
-  config.train.out_dir = dir;
-  const std::string result_path = dir + "/result.json", checkpoint = dir + "/last.safetensors";
-  RunRecord record;
-  if (resume && std::filesystem::exists(result_path)) {
-    std::printf("spaced_kd: %s is finished, read back from result.json\n", dir.c_str());
-    record = run_record_from_json(read_json_file(result_path), result_path);
-  } else {
-    if (resume && std::filesystem::exists(checkpoint)) config.train.resume = checkpoint;
-    std::filesystem::create_directories(dir);
-    train::RunResult result = run_kd(config);
-    if (result.interrupted) throw Interrupted{};
-    record = {result.history, 0, result.host_reads_per_epoch, std::nullopt};
-    for (const train::EpochMetrics& m : result.history) record.seconds += m.seconds;
-  }
+// A run's record, with the final student's sharpness when asked (measured
+// once: a finished run's result.json keeps it), written to its result.json.
+RunRecord finished(RunRecord record, const std::string& dir, const SharpnessRequest& sharpness) {
   if (sharpness.samples > 0 && !record.sharpness) {
-    CheckpointModel model = load_checkpoint_model(checkpoint, train::Role::student);
+    CheckpointModel model = load_checkpoint_model(dir + "/last.safetensors", train::Role::student);
     record.sharpness = model_sharpness(model, sharpness);
     std::printf("spaced_kd: %s: Hessian trace %.4g ± %.2g, lambda_max %.4g\n", dir.c_str(), record.sharpness->trace,
                 record.sharpness->trace_stderr, record.sharpness->lambda_max);
   }
-  train::write_file_atomic(result_path, to_json(record).dump(2) + "\n");
+  train::write_file_atomic(dir + "/result.json", to_json(record).dump(2) + "\n");
   return record;
+}
+
+// The runs of one seed (configs[k] into dirs[k]): finished ones read back
+// with --resume, the others trained, together on one teacher when `group`
+// (run_kd_group), each continuing from its checkpoint with --resume. A group
+// whose checkpoints are not all at one position (a kill between two of its
+// checkpoint writes) continues its runs one by one.
+std::vector<RunRecord> run_seed(std::vector<KdRunConfig> configs, const std::vector<std::string>& dirs, bool group,
+                                bool resume, const SharpnessRequest& sharpness) {
+  std::vector<RunRecord> records(configs.size());
+  std::vector<size_t> pending;
+  for (size_t k = 0; k < configs.size(); ++k) {
+    const std::string result_path = dirs[k] + "/result.json", checkpoint = dirs[k] + "/last.safetensors";
+    if (resume && std::filesystem::exists(result_path)) {
+      std::printf("spaced_kd: %s is finished, read back from result.json\n", dirs[k].c_str());
+      records[k] = run_record_from_json(read_json_file(result_path), result_path);
+      continue;
+    }
+    configs[k].train.out_dir = dirs[k];
+    if (resume && std::filesystem::exists(checkpoint)) configs[k].train.resume = checkpoint;
+    std::filesystem::create_directories(dirs[k]);
+    pending.push_back(k);
+  }
+  std::vector<train::RunResult> results;
+  std::vector<KdRunConfig> together;
+  for (size_t k : pending) together.push_back(configs[k]);
+  bool alone = !group || pending.size() < 2;
+  if (!alone) {
+    try {
+      results = run_kd_group(together, std::vector<train::RunHooks>(together.size()));
+    } catch (const ConfigError& e) {
+      if (e.field() != "resume") throw;
+      std::printf("spaced_kd: %s; continuing them one by one\n", e.what());
+      alone = true;
+    }
+  }
+  if (alone)
+    for (const KdRunConfig& c : together) results.push_back(run_kd(c));
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (results[i].interrupted) throw Interrupted{};
+    RunRecord& r = records[pending[i]];
+    r = {results[i].history, 0, results[i].host_reads_per_epoch, std::nullopt};
+    for (const train::EpochMetrics& m : results[i].history) r.seconds += m.seconds;
+  }
+  for (size_t k = 0; k < configs.size(); ++k) records[k] = finished(records[k], dirs[k], sharpness);
+  return records;
 }
 
 // The baseline row of one seed, read off the online run of that seed, whose
@@ -160,7 +192,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--resume", resume, "reuse finished runs and continue interrupted ones in --out");
   app.add_flag("--separate-runs", separate_runs,
-               "train the baseline on its own even where the online run's teacher is the baseline");
+               "train every row on its own teacher, and the baseline on its own (default: the online and spaced "
+               "rows of a seed share one teacher, which is also the baseline)");
   CLI11_PARSE(app, argc, argv);
 
   train::install_interrupt_handler();
@@ -213,16 +246,34 @@ int main(int argc, char** argv) {
     KdRunConfig online = config;
     online.mode = Mode::online;
     const bool shared_baseline = !separate_runs && has(Mode::baseline) && has(Mode::online) && teacher_is_baseline(online);
-    std::map<std::string, std::vector<RunRecord>> records;
+    auto row_config = [&](const Row& row, int64_t seed) {
+      KdRunConfig c = config;
+      c.mode = row.mode;
+      c.s = row.s;
+      c.train.seed = static_cast<uint64_t>(seed);
+      return c;
+    };
+    // The online and spaced rows train together on one teacher per seed
+    // (run_kd_group), unless --separate-runs or --mutual.
+    std::vector<Row> together, alone;
     for (const Row& row : rows) {
       if (shared_baseline && row.mode == Mode::baseline) continue;  // after the online row
-      for (int64_t seed = 0; seed < seeds; ++seed) {
-        KdRunConfig c = config;
-        c.mode = row.mode;
-        c.s = row.s;
-        c.train.seed = static_cast<uint64_t>(seed);
-        records[row.name()].push_back(run_one(c, run_dir(row, seed), resume, sharpness));
-      }
+      const bool joins = !separate_runs && (row.mode == Mode::online || row.mode == Mode::spaced) &&
+                         (together.empty() || can_share_teacher(row_config(together.front(), 0), row_config(row, 0)));
+      (joins ? together : alone).push_back(row);
+    }
+    if (together.size() < 2) alone.insert(alone.end(), together.begin(), together.end()), together.clear();
+    std::map<std::string, std::vector<RunRecord>> records;
+    for (const Row& row : alone)
+      for (int64_t seed = 0; seed < seeds; ++seed)
+        records[row.name()].push_back(
+            run_seed({row_config(row, seed)}, {run_dir(row, seed)}, false, resume, sharpness).front());
+    for (int64_t seed = 0; seed < seeds && !together.empty(); ++seed) {
+      std::vector<KdRunConfig> configs;
+      std::vector<std::string> dirs;
+      for (const Row& row : together) configs.push_back(row_config(row, seed)), dirs.push_back(run_dir(row, seed));
+      std::vector<RunRecord> seed_records = run_seed(configs, dirs, true, resume, sharpness);
+      for (size_t k = 0; k < together.size(); ++k) records[together[k].name()].push_back(seed_records[k]);
     }
     if (shared_baseline)
       for (int64_t seed = 0; seed < seeds; ++seed)
@@ -241,6 +292,9 @@ int main(int argc, char** argv) {
 
     const std::vector<Comparison> differences = comparisons(table);
     std::string md = table_markdown(table, differences, config, device.str(), sharpness);
+    if (!together.empty())
+      md += "\nThe online and spaced rows of each seed trained together on one teacher (bitwise as alone); their s / "
+            "run is the group's.\n";
     if (shared_baseline)
       md += "\nThe baseline row is the online runs' teacher: the same model, seed, batches and loss, so the same "
             "weights and figures, bitwise (its s / run is counted in online's; --separate-runs trains it on its "

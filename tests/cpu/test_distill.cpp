@@ -108,6 +108,16 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
   return std::memcmp(ha.raw_data(), hb.raw_data(), ha.nbytes()) == 0;
 }
 
+// The name of the first tensor two checkpoints hold differently, "" when none.
+std::string first_tensor_difference_of(const std::string& a, const std::string& b) {
+  nn::SafetensorsFile x = nn::load_safetensors(a), y = nn::load_safetensors(b);
+  if (x.tensors.size() != y.tensors.size()) return "(the tensor count)";
+  for (size_t i = 0; i < x.tensors.size(); ++i)
+    if (x.tensors[i].first != y.tensors[i].first || !bitwise_equal(x.tensors[i].second, y.tensors[i].second))
+      return x.tensors[i].first;
+  return "";
+}
+
 }  // namespace
 
 TEST_CASE("the replay interval is round(s * steps_per_epoch)", "[distill][schedule]") {
@@ -251,14 +261,30 @@ TEST_CASE("runs sharing one teacher equal the same runs alone, bitwise", "[disti
       CHECK(std::memcmp(&a.student, &g.student, sizeof a.student) == 0);
       CHECK(std::memcmp(&a.teacher, &g.teacher, sizeof a.teacher) == 0);  // the follower's own BN statistics
     }
-    nn::SafetensorsFile x = nn::load_safetensors(alone[k].checkpoint), y = nn::load_safetensors(group[k].checkpoint);
-    REQUIRE(x.tensors.size() == y.tensors.size());
-    for (size_t i = 0; i < x.tensors.size(); ++i) {
-      INFO(x.tensors[i].first);
-      CHECK(x.tensors[i].first == y.tensors[i].first);
-      CHECK(bitwise_equal(x.tensors[i].second, y.tensors[i].second));
-    }
+    CHECK(first_tensor_difference_of(alone[k].checkpoint, group[k].checkpoint) == "");
   }
+  // A group stopped after its first epoch resumes together and ends where it ends uninterrupted.
+  std::vector<KdRunConfig> split = configs;
+  std::vector<train::RunHooks> stop(split.size(), quiet());
+  for (size_t k = 0; k < split.size(); ++k) {
+    split[k].train.out_dir = dir + "/split" + std::to_string(k);
+    stop[k].stop_after_epoch = 1;
+  }
+  const std::vector<train::RunResult> first = run_kd_group(split, stop);
+  for (size_t k = 0; k < split.size(); ++k) split[k].train.resume = first[k].checkpoint;
+  std::filesystem::copy_file(first[1].checkpoint, dir + "/after_epoch_1.safetensors");
+  const std::vector<train::RunResult> rest =
+      run_kd_group(split, std::vector<train::RunHooks>(split.size(), quiet()));
+  for (size_t k = 0; k < split.size(); ++k) {
+    INFO("resumed run " << k);
+    CHECK(first_tensor_difference_of(rest[k].checkpoint, alone[k].checkpoint) == "");
+    CHECK(std::memcmp(&rest[k].history.back().teacher, &alone[k].history.back().teacher,
+                      sizeof(train::ModelMetrics)) == 0);
+  }
+  // One run's checkpoint from another epoch: the group cannot resume together.
+  split[1].train.resume = dir + "/after_epoch_1.safetensors";
+  CHECK_THROWS_AS(run_kd_group(split, std::vector<train::RunHooks>(split.size(), quiet())), ConfigError);
+
   // The spaced teachers' statistics do differ from the online one's: the followers keep their own.
   CHECK(alone[1].history.back().teacher.test_loss != alone[0].history.back().teacher.test_loss);
 

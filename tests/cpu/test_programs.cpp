@@ -177,36 +177,41 @@ TEST_CASE("sharpness measures a checkpoint; spaced_kd --sharpness adds its colum
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("spaced_kd reads the baseline off the online run's teacher, as a separate run would give it",
-          "[programs][e2e]") {
+TEST_CASE("spaced_kd shares one teacher per seed, and gives every row as separate runs would", "[programs][e2e]") {
   const std::string dir = program_dir("shared_baseline");
-  const std::string common = " --modes baseline,online --seeds 2 --student resnet8 --teacher resnet8 --subset 128 "
+  const std::string common = " --modes baseline,online,spaced --s 1.5 --seeds 2 --student resnet8 --teacher resnet8 --subset 128 "
                              "--test-subset 100 --eval-batch 100 --epochs 2 --batch 32 --bn-recalibrate 2 --device cpu";
   Ran shared = run_program("spaced_kd", "--out " + dir + "/shared" + common);
   INFO(shared.err);
   REQUIRE(shared.status == 0);
   CHECK_THAT(shared.out, Contains("baseline/seed1 is the teacher of " + dir + "/shared/online/seed1"));
-  CHECK_THAT(read_file(dir + "/shared/table.md"), Contains("The baseline row is the online runs' teacher"));
+  CHECK_THAT(read_file(dir + "/shared/table.md"), Contains("The baseline row is the online runs' teacher") &&
+                                                     Contains("trained together on one teacher"));
   CHECK(!std::filesystem::exists(dir + "/shared/baseline/seed0/last.safetensors"));  // never trained on its own
   Ran separate = run_program("spaced_kd", "--separate-runs --out " + dir + "/separate" + common);
   REQUIRE(separate.status == 0);
   CHECK(std::filesystem::exists(dir + "/separate/baseline/seed0/last.safetensors"));
 
-  for (const std::string seed : {"seed0", "seed1"}) {
-    INFO(seed);
-    auto history = [&](const std::string& run) {
-      nlohmann::json h = nlohmann::json::parse(read_file(dir + "/" + run + "/baseline/" + seed + "/result.json"))["history"];
-      for (nlohmann::json& epoch : h) epoch.erase("seconds");
-      return h;
-    };
-    CHECK(history("shared") == history("separate"));
-  }
+  for (const std::string row : {"baseline", "online", "spaced-s1.5"})
+    for (const std::string seed : {"seed0", "seed1"}) {
+      INFO(row << " " << seed);
+      auto history = [&](const std::string& run) {
+        nlohmann::json h =
+            nlohmann::json::parse(read_file(dir + "/" + run + "/" + row + "/" + seed + "/result.json"))["history"];
+        for (nlohmann::json& epoch : h) epoch.erase("seconds");
+        return h;
+      };
+      CHECK(history("shared") == history("separate"));
+      if (row != "baseline")
+        CHECK(first_tensor_difference(dir + "/shared/" + row + "/" + seed + "/last.safetensors",
+                                      dir + "/separate/" + row + "/" + seed + "/last.safetensors") == "");
+    }
   nlohmann::json a = nlohmann::json::parse(read_file(dir + "/shared/table.json"))["rows"],
                  b = nlohmann::json::parse(read_file(dir + "/separate/table.json"))["rows"];
-  for (const char* key : {"student_best", "student_last", "student_last_bn_recal", "student_test_acc_mean_curve"}) {
+  for (const char* key : {"student_best", "student_last", "student_last_bn_recal", "teacher_last",
+                          "student_test_acc_mean_curve"}) {
     INFO(key);
-    CHECK(a[0][key] == b[0][key]);
-    CHECK(a[1][key] == b[1][key]);
+    for (int row = 0; row < 3; ++row) CHECK(a[row][key] == b[row][key]);
   }
   std::filesystem::remove_all(dir);
 }
