@@ -205,7 +205,7 @@ TEST_CASE("spaced KD with s = 0 is online KD, step for step", "[distill][run]") 
 }
 
 TEST_CASE("online KD's teacher is the baseline, bitwise: one run serves both rows", "[distill][run]") {
-  KdRunConfig base = small_run(Mode::baseline, 0.0, 2), online = small_run(Mode::online, 0.0, 2);
+  KdRunConfig base = small_run(Mode::baseline, 0.0, 1), online = small_run(Mode::online, 0.0, 1);
   base.train.bn_recalibrate = online.train.bn_recalibrate = 2;
   REQUIRE(teacher_is_baseline(online));
   train::RunResult b = run_kd(base, quiet()), o = run_kd(online, quiet());
@@ -226,19 +226,17 @@ TEST_CASE("online KD's teacher is the baseline, bitwise: one run serves both row
   CHECK(!teacher_is_baseline(other));
   CHECK(!teacher_is_baseline(small_run(Mode::spaced, 1.5)));
   CHECK(teacher_is_baseline(small_run(Mode::spaced, 0.0)));
-  // A different student leaves the teacher alone.
-  other = online;
-  other.loss.beta = 0;
-  CHECK(run_kd(other, quiet()).teacher_step_losses == o.teacher_step_losses);
 }
 
 TEST_CASE("runs sharing one teacher equal the same runs alone, bitwise", "[distill][run][shared]") {
   // Online, and spaced with intervals that replay inside an epoch and across
   // epochs; a spaced follower with the teacher in eval mode for its replays.
-  std::vector<KdRunConfig> configs = {small_run(Mode::online, 0.0), small_run(Mode::spaced, 0.5),
-                                      small_run(Mode::spaced, 1.5), small_run(Mode::spaced, 1.0)};
-  configs[3].teacher_bn = TeacherBn::eval;
-  configs[2].loss.beta = 0;  // a student without the projector
+  // Two epochs of 4 steps: s = 0.5 replays inside an epoch, s = 1.5 across the
+  // boundary and at the end.
+  std::vector<KdRunConfig> configs = {small_run(Mode::online, 0.0, 2), small_run(Mode::spaced, 0.5, 2),
+                                      small_run(Mode::spaced, 1.5, 2)};
+  configs[2].teacher_bn = TeacherBn::eval;
+  configs[2].loss.beta = 0;  // and a student without the projector
   const std::string dir = temp_dir("shared");
   std::vector<train::RunResult> alone;
   for (size_t k = 0; k < configs.size(); ++k) {
@@ -294,7 +292,7 @@ TEST_CASE("runs sharing one teacher equal the same runs alone, bitwise", "[disti
   KdRunConfig other_seed = configs[1];
   other_seed.train.seed = 8;
   CHECK(!can_share_teacher(configs[0], other_seed));
-  CHECK(can_share_teacher(configs[0], configs[3]));
+  CHECK(can_share_teacher(configs[0], configs[2]));
   CHECK_THROWS_AS(run_kd_group({configs[0], other_seed}, {quiet(), quiet()}), ConfigError);
   std::filesystem::remove_all(dir);
 }

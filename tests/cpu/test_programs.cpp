@@ -179,12 +179,12 @@ TEST_CASE("sharpness measures a checkpoint; spaced_kd --sharpness adds its colum
 
 TEST_CASE("spaced_kd shares one teacher per seed, and gives every row as separate runs would", "[programs][e2e]") {
   const std::string dir = program_dir("shared_baseline");
-  const std::string common = " --modes baseline,online,spaced --s 1.5 --seeds 2 --student resnet8 --teacher resnet8 --subset 128 "
+  const std::string common = " --modes baseline,online,spaced --s 1.5 --seeds 1 --student resnet8 --teacher resnet8 --subset 128 "
                              "--test-subset 100 --eval-batch 100 --epochs 2 --batch 32 --bn-recalibrate 2 --device cpu";
   Ran shared = run_program("spaced_kd", "--out " + dir + "/shared" + common);
   INFO(shared.err);
   REQUIRE(shared.status == 0);
-  CHECK_THAT(shared.out, Contains("baseline/seed1 is the teacher of " + dir + "/shared/online/seed1"));
+  CHECK_THAT(shared.out, Contains("baseline/seed0 is the teacher of " + dir + "/shared/online/seed0"));
   CHECK_THAT(read_file(dir + "/shared/table.md"), Contains("The baseline row is the online runs' teacher") &&
                                                      Contains("trained together on one teacher"));
   CHECK(!std::filesystem::exists(dir + "/shared/baseline/seed0/last.safetensors"));  // never trained on its own
@@ -193,7 +193,7 @@ TEST_CASE("spaced_kd shares one teacher per seed, and gives every row as separat
   CHECK(std::filesystem::exists(dir + "/separate/baseline/seed0/last.safetensors"));
 
   for (const std::string row : {"baseline", "online", "spaced-s1.5"})
-    for (const std::string seed : {"seed0", "seed1"}) {
+    for (const std::string seed : {"seed0"}) {
       INFO(row << " " << seed);
       auto history = [&](const std::string& run) {
         nlohmann::json h =
